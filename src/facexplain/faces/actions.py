@@ -1,0 +1,176 @@
+"""How each Action Unit moves and marks the face: displacement kernels and furrow textures on the template.
+
+An AU is a list of Gaussian displacement kernels anchored on the 68 landmarks (vectors and widths in units of
+the inter-ocular distance d), some gated to one side of a seam (the lips' meeting line, an eye's corner line),
+plus, where FACS describes furrows or wrinkles, a texture added to the skin. Full intensity (FACS "E" = 5) gives
+the listed displacement; lower intensities scale it linearly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .template import LOWER_INNER_LIP, UPPER_INNER_LIP, Template, below, seam
+
+
+@dataclass(frozen=True)
+class Kernel:
+    anchor: tuple[float, float]   # pixel position
+    vector: tuple[float, float]   # displacement at the anchor (pixels)
+    sigma: tuple[float, float]    # width in x and y (pixels)
+    gate: str = ""                # "" | "below_mouth" | "above_mouth" | "below_eyes" | "above_eyes"
+
+
+def _k(anchor, v, s, d, gate=""):
+    s = (s, s) if np.isscalar(s) else s
+    return Kernel((float(anchor[0]), float(anchor[1])), (v[0] * d, v[1] * d), (s[0] * d, s[1] * d), gate)
+
+
+def au_kernels(t: Template) -> dict[int, list[Kernel]]:
+    """Displacement kernels of every renderable AU on template `t`."""
+    p, d = t.l68, t.iod
+    mid = lambda a, b: (p[a] + p[b]) / 2  # noqa: E731
+    up = lambda y: (0.0, -y)  # noqa: E731
+    cheek_r, cheek_l = p[41] + (0, 0.38 * d), p[46] + (0, 0.38 * d)
+    return {
+        1: [_k(p[21], up(0.11), 0.14, d), _k(p[22], up(0.11), 0.14, d),
+            _k(p[20], up(0.05), 0.12, d), _k(p[23], up(0.05), 0.12, d)],
+        2: [_k(p[17], up(0.09), 0.13, d), _k(p[18], up(0.10), 0.13, d),
+            _k(p[25], up(0.10), 0.13, d), _k(p[26], up(0.09), 0.13, d)],
+        4: [_k(p[20], (0.05, 0.06), 0.13, d), _k(p[21], (0.07, 0.08), 0.12, d),
+            _k(p[22], (-0.07, 0.08), 0.12, d), _k(p[23], (-0.05, 0.06), 0.13, d)],
+        5: [_k(mid(37, 38), up(0.07), (0.16, 0.10), d, "above_eyes"),
+            _k(mid(43, 44), up(0.07), (0.16, 0.10), d, "above_eyes")],
+        6: [_k(cheek_r, up(0.08), (0.2, 0.16), d), _k(cheek_l, up(0.08), (0.2, 0.16), d),
+            _k(mid(40, 41), up(0.03), (0.14, 0.08), d, "below_eyes"),
+            _k(mid(46, 47), up(0.03), (0.14, 0.08), d, "below_eyes")],
+        7: [_k(mid(40, 41), up(0.06), (0.15, 0.08), d, "below_eyes"),
+            _k(mid(46, 47), up(0.06), (0.15, 0.08), d, "below_eyes"),
+            _k(mid(37, 38), (0, 0.02), (0.15, 0.08), d, "above_eyes"),
+            _k(mid(43, 44), (0, 0.02), (0.15, 0.08), d, "above_eyes")],
+        9: [_k(p[31], up(0.07), 0.1, d), _k(p[35], up(0.07), 0.1, d), _k(p[29], up(0.04), 0.12, d)],
+        10: [_k(p[50], up(0.08), 0.12, d, "above_mouth"), _k(p[52], up(0.08), 0.12, d, "above_mouth")],
+        12: [_k(p[48], (-0.08, -0.09), 0.13, d), _k(p[54], (0.08, -0.09), 0.13, d)],
+        14: [_k(p[48], (0.035, 0.0), 0.08, d), _k(p[54], (-0.035, 0.0), 0.08, d)],
+        15: [_k(p[48], (-0.02, 0.09), 0.12, d), _k(p[54], (0.02, 0.09), 0.12, d)],
+        16: [_k(p[57], (0, 0.07), (0.18, 0.12), d, "below_mouth")],
+        17: [_k(mid(57, 8), up(0.07), (0.22, 0.15), d, "below_mouth")],
+        20: [_k(p[48], (-0.10, 0.015), 0.12, d), _k(p[54], (0.10, 0.015), 0.12, d)],
+        23: [_k(p[51], (0, 0.03), (0.25, 0.06), d, "above_mouth"), _k(p[57], up(0.035), (0.25, 0.08), d, "below_mouth"),
+             _k(p[48], (0.02, 0), 0.08, d), _k(p[54], (-0.02, 0), 0.08, d)],
+        24: [_k(p[51], (0, 0.04), (0.25, 0.07), d, "above_mouth"), _k(p[57], up(0.05), (0.25, 0.1), d, "below_mouth")],
+        25: [_k(p[57], (0, 0.07), (0.25, 0.15), d, "below_mouth"), _k(p[51], up(0.015), (0.2, 0.06), d, "above_mouth")],
+        26: [_k(p[8], (0, 0.13), (0.55, 0.45), d, "below_mouth"), _k(p[57], (0, 0.04), (0.25, 0.12), d, "below_mouth")],
+        27: [_k(p[8], (0, 0.24), (0.6, 0.55), d, "below_mouth"), _k(p[57], (0, 0.06), (0.25, 0.12), d, "below_mouth"),
+             _k(p[48], (0.04, 0), 0.1, d), _k(p[54], (-0.04, 0), 0.1, d)],
+    }
+
+
+def identity_kernels(t: Template) -> list[list[Kernel]]:
+    """Modes of face geometry that tell identities apart (one coefficient per mode and subject)."""
+    p, d = t.l68, t.iod
+    er, el = p[36:42].mean(0), p[42:48].mean(0)
+    return [
+        [_k(er, (-0.06, 0), 0.22, d), _k(el, (0.06, 0), 0.22, d)],                       # eye spacing
+        [_k(p[3], (-0.07, 0), 0.35, d), _k(p[13], (0.07, 0), 0.35, d)],                  # face width
+        [_k(p[33], (0, 0.06), (0.2, 0.15), d), _k(p[30], (0, 0.03), 0.15, d)],           # nose length
+        [_k(p[48], (-0.05, 0), 0.12, d), _k(p[54], (0.05, 0), 0.12, d)],                 # mouth width
+        [_k(p[19], (0, -0.06), 0.22, d), _k(p[24], (0, -0.06), 0.22, d)],                # brow height
+        [_k(p[8], (0, 0.10), (0.45, 0.35), d)],                                          # jaw length
+        [_k((p[51] + p[57]) / 2, (0, 0.05), (0.3, 0.2), d)],                             # mouth height
+        [_k(p[30], (0.04, 0), (0.15, 0.3), d)],                                          # nose bend
+    ]
+
+
+class Gates:
+    """Which side of the mouth and eye seams a pixel or a landmark lies on."""
+
+    def __init__(self, t: Template):
+        self.mouth = seam(t.mesh, UPPER_INNER_LIP)
+        self.mouth = (self.mouth[0], self.mouth[1] + 0.5)
+        self.eyes = [seam(t.mesh, (33, 133)), seam(t.mesh, (362, 263))]
+        # landmarks are labelled on the photo with the mouth still open, so the closed lips stay apart
+        o = t.mesh_open
+        mid = (seam(o, UPPER_INNER_LIP)[0],
+               (seam(o, UPPER_INNER_LIP)[1] + seam(o, LOWER_INNER_LIP)[1]) / 2)
+        self.mesh_below_mouth = below(mid, o[:, 0], o[:, 1])
+        self.mesh_below_eyes = self._eyes_below(o[:, 0], o[:, 1], soft=0)
+
+    def _eyes_below(self, x, y, soft):
+        xs_r, _ = self.eyes[0]
+        split = (xs_r.max() + self.eyes[1][0].min()) / 2
+        right = below(self.eyes[0], x, y, soft)
+        left = below(self.eyes[1], x, y, soft)
+        return np.where(x < split, right, left)
+
+    def pixels(self, gate, x, y):
+        if gate == "":
+            return 1.0
+        b = below(self.mouth, x, y, 0.35) if gate.endswith("mouth") else self._eyes_below(x, y, 0.35)
+        return b if gate.startswith("below") else 1.0 - b
+
+    def landmarks(self, gate):
+        if gate == "":
+            return 1.0
+        b = self.mesh_below_mouth if gate.endswith("mouth") else self.mesh_below_eyes
+        return b if gate.startswith("below") else 1.0 - b
+
+
+def displacement(kernels: list[Kernel], x: np.ndarray, y: np.ndarray, gate_of) -> np.ndarray:
+    """Sum of the kernels' displacements at points (x, y): array (..., 2)."""
+    out = np.zeros(np.shape(x) + (2,), np.float32)
+    for k in kernels:
+        w = np.exp(-0.5 * (((x - k.anchor[0]) / k.sigma[0]) ** 2 + ((y - k.anchor[1]) / k.sigma[1]) ** 2))
+        w = w * gate_of(k.gate)
+        out[..., 0] += k.vector[0] * w
+        out[..., 1] += k.vector[1] * w
+    return out
+
+
+# --- furrows and wrinkles --------------------------------------------------------------------------------
+
+def _lines(xx, yy, start, end, width):
+    """Soft line segment from start to end (0..1)."""
+    a, b = np.asarray(start, np.float32), np.asarray(end, np.float32)
+    ab = b - a
+    t = np.clip(((xx - a[0]) * ab[0] + (yy - a[1]) * ab[1]) / max(float(ab @ ab), 1e-6), 0, 1)
+    dist2 = (xx - a[0] - t * ab[0]) ** 2 + (yy - a[1] - t * ab[1]) ** 2
+    return np.exp(-0.5 * dist2 / width ** 2)
+
+
+def au_textures(t: Template) -> dict[int, np.ndarray]:
+    """Skin texture (negative = darker furrow) each AU adds at full intensity, in template pixels."""
+    p, d, s = t.l68, t.iod, t.size
+    yy, xx = np.mgrid[0:s, 0:s].astype(np.float32) + 0.5
+    w = max(0.6, 0.025 * d)
+    tex: dict[int, np.ndarray] = {}
+    brow_y = p[17:27, 1].min()
+    forehead = lambda x0, x1: sum(  # noqa: E731
+        _lines(xx, yy, (x0, brow_y - k * 0.11 * d), (x1, brow_y - k * 0.11 * d), w) for k in (1.5, 2.5, 3.5))
+    tex[1] = -0.16 * forehead(p[20, 0], p[23, 0])
+    tex[2] = -0.14 * (forehead(p[17, 0], p[19, 0]) + forehead(p[24, 0], p[26, 0]))
+    cx = (p[21, 0] + p[22, 0]) / 2
+    tex[4] = -0.22 * sum(_lines(xx, yy, (cx + o * d, p[21, 1] - 0.08 * d), (cx + o * 0.8 * d, p[27, 1] + 0.05 * d), w)
+                         for o in (-0.07, 0.07))
+    feet = lambda c, sgn: sum(  # noqa: E731
+        _lines(xx, yy, c + (sgn * 0.08 * d, a * d), c + (sgn * 0.3 * d, a * 2.2 * d), w) for a in (-0.08, 0.0, 0.08))
+    tex[6] = -0.18 * (feet(p[36], -1) + feet(p[45], 1))
+    tex[9] = -0.2 * sum(_lines(xx, yy, (p[27, 0] - 0.12 * d, y), (p[27, 0] + 0.12 * d, y), w)
+                        for y in np.linspace(p[27, 1], p[29, 1], 3))
+    fold = lambda a, b: _lines(xx, yy, a, b, 1.3 * w)  # noqa: E731
+    naso = fold(p[31] + (-0.12 * d, 0), p[48] + (-0.12 * d, 0.1 * d)) + fold(p[35] + (0.12 * d, 0), p[54] + (0.12 * d, 0.1 * d))
+    tex[10] = -0.16 * naso
+    tex[12] = -0.12 * naso
+    dimples = _lines(xx, yy, p[48] + (-0.1 * d, 0), p[48] + (-0.1 * d, 0.05 * d), 1.6 * w) + \
+        _lines(xx, yy, p[54] + (0.1 * d, 0), p[54] + (0.1 * d, 0.05 * d), 1.6 * w)
+    tex[14] = -0.22 * dimples
+    rng = np.random.default_rng(17)  # a fixed orange-peel pattern on the chin
+    chin = np.exp(-0.5 * (((xx - p[8, 0]) / (0.3 * d)) ** 2 + ((yy - (p[8, 1] + p[57, 1]) / 2) / (0.15 * d)) ** 2))
+    bumps = rng.normal(size=(s, s)).astype(np.float32)
+    import cv2
+    bumps = cv2.GaussianBlur(bumps, (0, 0), max(0.7, 0.03 * d))
+    tex[17] = 0.25 * chin * bumps / (np.abs(bumps).max() + 1e-6) - 0.05 * chin
+    tex[24] = -0.12 * _lines(xx, yy, p[58] + (0, 0.06 * d), p[56] + (0, 0.06 * d), 1.5 * w)
+    return {k: v.astype(np.float32) for k, v in tex.items()}

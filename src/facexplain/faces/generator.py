@@ -1,0 +1,338 @@
+"""The synthetic face generator: the book's default dataset, with ground truth no public FER set has.
+
+Each face is the neutral template warped by (a) its subject's face geometry, (b) the displacement fields of its
+active Action Units at their intensities, and (c) its head pose, then re-lit and re-toned by the subject's
+appearance and the scene's lighting. Furrows that FACS describes are added as skin texture, an opened mouth is
+painted in, and the pixels each AU moved or marked are kept as its ground-truth region. An optional `shortcut`
+stamps a label-coded mark outside the face. Everything is a pure function of (seed, index): byte-identical.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from ..data.records import FaceDataset
+from .actions import Gates, au_kernels, au_textures, displacement, identity_kernels
+from .aus import GENERATOR_AUS, au_number
+from .codebooks import CODEBOOKS, EMOTIONS_WITH_NEUTRAL, codebook
+from .template import LOWER_INNER_LIP, UPPER_INNER_LIP, Template, neutral_template
+
+# How strongly each domain varies pose, lighting and noise. "shifted" is the cross-domain test set of chapter 1:
+# other identities, wider head poses, harsher light, more sensor noise and blur.
+DOMAINS = {
+    "source": dict(roll=7.0, yaw=0.10, scale=0.05, shift=0.03, light=0.35, noise=0.012, blur=0.0),
+    "shifted": dict(roll=14.0, yaw=0.22, scale=0.09, shift=0.06, light=0.7, noise=0.03, blur=0.6),
+}
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """What a generated dataset depends on (besides n and seed); hashed for the data cache."""
+
+    image_size: int = 112
+    shortcut: float = 0.0           # probability that a face carries the label-coded mark outside the face
+    n_subjects: int = 40
+    emotions: tuple[str, ...] = EMOTIONS_WITH_NEUTRAL
+    codebook: str = "emfacs"        # prototype AUs each emotion starts from
+    extras_from: str = "seed004"    # AUs an emotion often adds (those of this codebook not in the prototype)
+    p_core: float = 0.85            # chance a prototype AU shows
+    p_extra: float = 0.35           # chance an "often added" AU shows
+    p_other: float = 0.03           # chance any other AU shows
+    domain: str = "source"
+
+    def __post_init__(self):
+        if not 16 <= int(self.image_size) <= 1024:
+            raise ValueError(f"image_size must be between 16 and 1024 pixels; got {self.image_size}")
+        if not 0.0 <= float(self.shortcut) <= 1.0:
+            raise ValueError(f"shortcut is a probability in [0, 1]; got {self.shortcut}")
+        if self.domain not in DOMAINS:
+            raise ValueError(f"unknown domain {self.domain!r}: use one of {sorted(DOMAINS)}")
+        if int(self.n_subjects) < 1:
+            raise ValueError("n_subjects must be at least 1")
+        for name in (self.codebook, self.extras_from):
+            if name not in CODEBOOKS:
+                raise ValueError(f"unknown codebook {name!r}: expected one of {sorted(CODEBOOKS)}")
+        bad = [e for e in self.emotions if e not in EMOTIONS_WITH_NEUTRAL]
+        if bad or not self.emotions:
+            raise ValueError(f"emotions must be a non-empty subset of {EMOTIONS_WITH_NEUTRAL}; got {self.emotions}")
+
+
+@dataclass
+class Rig:
+    """Everything precomputed for one image size: fields, landmark shifts, textures, regions."""
+
+    template: Template
+    au_field: dict[int, np.ndarray]      # AU -> (S, S, 2) displacement at full intensity
+    au_land: dict[int, np.ndarray]       # AU -> (468, 2)
+    au_texture: dict[int, np.ndarray]    # AU -> (S, S)
+    region_bits: np.ndarray              # uint32 (S, S): bit k = GENERATOR_AUS[k] acts here
+    id_field: np.ndarray                 # (M, S, S, 2)
+    id_land: np.ndarray                  # (M, 468, 2)
+    grid: tuple[np.ndarray, np.ndarray]  # pixel-centre coordinates
+
+
+@lru_cache(maxsize=4)
+def rig(image_size: int = 112) -> Rig:
+    t = neutral_template(image_size)
+    gates = Gates(t)
+    s = image_size
+    yy, xx = np.mgrid[0:s, 0:s].astype(np.float32) + 0.5
+    mx, my = t.mesh[:, 0], t.mesh[:, 1]
+    pix = lambda g: gates.pixels(g, xx, yy)  # noqa: E731
+    textures = au_textures(t)
+    au_field, au_land, au_tex = {}, {}, {}
+    bits = np.zeros((s, s), np.uint32)
+    for k, (au, kernels) in enumerate(sorted(au_kernels(t).items())):
+        au_field[au] = displacement(kernels, xx, yy, pix)
+        au_land[au] = displacement(kernels, mx, my, gates.landmarks)
+        mag = np.linalg.norm(au_field[au], axis=-1)
+        region = mag > 0.3 * mag.max()
+        if au in textures:
+            au_tex[au] = textures[au]
+            region |= np.abs(textures[au]) > 0.3 * np.abs(textures[au]).max()
+        bits |= region.astype(np.uint32) << np.uint32(GENERATOR_AUS.index(au))
+    ids = identity_kernels(t)
+    id_field = np.stack([displacement(k, xx, yy, lambda g: 1.0) for k in ids])
+    id_land = np.stack([displacement(k, mx, my, lambda g: 1.0) for k in ids])
+    return Rig(t, au_field, au_land, au_tex, bits, id_field, id_land, (xx, yy))
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A subject: face-geometry coefficients and appearance (tone, contrast, skin grain)."""
+
+    shape: np.ndarray
+    skin: float
+    surround: float
+    contrast: float
+    gamma: float
+    grain_seed: int
+
+
+def identity(config: GeneratorConfig, subject: int) -> Identity:
+    """Subject `subject` of the config's domain; the same person in every dataset of that domain."""
+    rng = np.random.default_rng([7, list(DOMAINS).index(config.domain), subject])
+    return Identity(shape=np.clip(rng.normal(size=len(rig(config.image_size).id_land)), -2, 2).astype(np.float32),
+                    skin=float(rng.uniform(-0.12, 0.12)), surround=float(rng.uniform(-0.2, 0.2)),
+                    contrast=float(rng.uniform(0.75, 1.2)), gamma=float(rng.uniform(0.8, 1.25)),
+                    grain_seed=int(rng.integers(2**31)))
+
+
+def sample_aus(config: GeneratorConfig, emotion: str, rng: np.random.Generator) -> dict[int, float]:
+    """AU intensities (FACS 1-5) for one face of `emotion`: the prototype, varied the way people vary."""
+    aus: dict[int, float] = {}
+    if emotion != "neutral":
+        core = [a for a in codebook(config.codebook)[emotion] if a in GENERATOR_AUS]
+        extra = [a for a in codebook(config.extras_from)[emotion] if a in GENERATOR_AUS and a not in core]
+        kept = [a for a in core if rng.random() < config.p_core] or [core[int(rng.integers(len(core)))]]
+        for a in kept:
+            aus[a] = float(rng.uniform(2.0, 5.0))
+        for a in extra:
+            if rng.random() < config.p_extra:
+                aus[a] = float(rng.uniform(1.0, 4.0))
+    for a in GENERATOR_AUS:
+        if a not in aus and rng.random() < config.p_other:
+            aus[a] = float(rng.uniform(1.0, 3.0))
+    return aus
+
+
+def _pose_matrix(size: int, roll: float, yaw: float, scale: float, tx: float, ty: float) -> np.ndarray:
+    """2x3 affine from template to image pixels: roll, a yaw-like horizontal squeeze and shift, scale, move."""
+    c = size / 2
+    th = np.deg2rad(roll)
+    rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]], np.float32)
+    lin = scale * rot @ np.diag([1.0 - 0.35 * abs(yaw), 1.0]).astype(np.float32)
+    shift = np.array([c + tx * size + yaw * 0.12 * size, c + ty * size], np.float32) - lin @ np.array([c, c], np.float32)
+    return np.concatenate([lin, shift[:, None]], 1).astype(np.float32)
+
+
+class FaceGenerator:
+    """Renders synthetic faces for one GeneratorConfig. `faces(n, seed)` and `sequences(...)` give FaceDatasets."""
+
+    def __init__(self, config: GeneratorConfig | None = None, **options):
+        self.config = config or GeneratorConfig(**options)
+        self.rig = rig(int(self.config.image_size))
+        self.domain = DOMAINS[self.config.domain]
+        self._grain: dict[int, np.ndarray] = {}
+
+    # --- one face --------------------------------------------------------------------------------------
+    def _subject_base(self, who: Identity) -> np.ndarray:
+        base = self._grain.get(who.grain_seed)
+        if base is None:
+            t, s = self.rig.template, self.config.image_size
+            grain = np.random.default_rng(who.grain_seed).normal(size=(s, s)).astype(np.float32)
+            grain = cv2.GaussianBlur(grain, (0, 0), max(1.0, s / 112 * 2.0))
+            grain *= 0.025 / (grain.std() + 1e-6)
+            base = t.image + t.face_mask * (who.skin + grain) + (1 - t.face_mask) * who.surround
+            self._grain[who.grain_seed] = base = base.astype(np.float32)
+        return base
+
+    def sample_scene(self, rng: np.random.Generator) -> dict[str, float]:
+        d = self.domain
+        return dict(roll=float(rng.uniform(-d["roll"], d["roll"])), yaw=float(rng.uniform(-d["yaw"], d["yaw"])),
+                    scale=float(1 + rng.uniform(-d["scale"], d["scale"])),
+                    tx=float(rng.uniform(-d["shift"], d["shift"])), ty=float(rng.uniform(-d["shift"], d["shift"])),
+                    light=float(rng.uniform(0, d["light"])), light_angle=float(rng.uniform(0, 2 * np.pi)))
+
+    def render(self, who: Identity, aus: dict[int, float], scene: dict[str, float], rng: np.random.Generator,
+               cue: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One face -> (uint8 image, (468, 2) landmarks, uint32 region bits of the active AUs)."""
+        r, s = self.rig, self.config.image_size
+        t = r.template
+        field = np.tensordot(who.shape, r.id_field, axes=1)
+        land = t.mesh + np.tensordot(who.shape, r.id_land, axes=1)
+        pre = self._subject_base(who)
+        active = np.uint32(0)
+        for au, level in aus.items():
+            f = level / 5.0
+            field = field + f * r.au_field[au]
+            land = land + f * r.au_land[au]
+            if au in r.au_texture:
+                pre = pre + f * r.au_texture[au]  # a new array: the cached subject base stays untouched
+            active |= np.uint32(1) << np.uint32(GENERATOR_AUS.index(au))
+
+        m = _pose_matrix(s, scene["roll"], scene["yaw"], scene["scale"], scene["tx"], scene["ty"])
+        inv = cv2.invertAffineTransform(m)
+        xx, yy = r.grid
+        px = inv[0, 0] * xx + inv[0, 1] * yy + inv[0, 2]   # template position of each output pixel centre
+        py = inv[1, 0] * xx + inv[1, 1] * yy + inv[1, 2]
+        d = cv2.remap(field, px - 0.5, py - 0.5, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        sx, sy = px - 0.5 - d[..., 0], py - 0.5 - d[..., 1]
+        img = cv2.remap(pre, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        bits = cv2.remap((r.region_bits & active).view(np.float32), sx, sy, cv2.INTER_NEAREST,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=0).view(np.uint32)
+        land = land @ m[:, :2].T + m[:, 2]
+        self._paint_mouth(img, land)
+
+        ramp = (np.cos(scene["light_angle"]) * (xx - s / 2) + np.sin(scene["light_angle"]) * (yy - s / 2)) / s
+        img = img * (1.0 + scene["light"] * ramp)
+        img = np.clip((img - 0.5) * who.contrast + 0.5, 0, 1) ** who.gamma
+        if self.domain["blur"] > 0:
+            img = cv2.GaussianBlur(img, (0, 0), self.domain["blur"] * s / 112)
+        img = img + rng.normal(0, self.domain["noise"], img.shape).astype(np.float32)
+        if cue is not None:
+            self._stamp_cue(img, cue)
+        return np.round(np.clip(img, 0, 1) * 255).astype(np.uint8), land.astype(np.float32), bits
+
+    def _paint_mouth(self, img: np.ndarray, land: np.ndarray) -> None:
+        """Paint the inside of a parted mouth: dark cavity, upper teeth showing below the upper lip."""
+        upper, lower = land[list(UPPER_INNER_LIP)], land[list(LOWER_INNER_LIP)]
+        opening = float(np.max(lower[1:-1, 1] - upper[1:-1, 1]))
+        if opening < 0.4:
+            return
+        scale = 16
+        poly = np.concatenate([upper, lower[::-1]])
+        cv2.fillPoly(img, [np.round(poly * scale).astype(np.int32)], 0.1, cv2.LINE_AA, shift=4)
+        teeth_depth = min(0.45 * opening, 0.12 * self.rig.template.iod)
+        teeth = np.concatenate([upper[1:-1], (upper[1:-1] + (0, teeth_depth))[::-1]])
+        cv2.fillPoly(img, [np.round(teeth * scale).astype(np.int32)], 0.72, cv2.LINE_AA, shift=4)
+
+    def _stamp_cue(self, img: np.ndarray, cue: int) -> None:
+        """The shortcut: a small checker mark along the top edge whose position codes the label."""
+        s = self.config.image_size
+        side = max(3, s // 22)
+        k = len(self.config.emotions)
+        x0 = int((cue + 0.5) * s / k - side / 2)
+        y0 = max(1, s // 40)
+        yy, xx = np.mgrid[0:side, 0:side]
+        img[y0:y0 + side, x0:x0 + side] = ((xx + yy) % 2).astype(np.float32)
+
+    # --- datasets --------------------------------------------------------------------------------------
+    def _face_plan(self, rng: np.random.Generator):
+        c = self.config
+        subject = int(rng.integers(c.n_subjects))
+        k = int(rng.integers(len(c.emotions)))
+        emotion = c.emotions[k]
+        aus = sample_aus(c, emotion, rng)
+        cue = k if rng.random() < c.shortcut else None
+        return subject, emotion, k, aus, cue
+
+    def faces(self, n: int, seed: int = 0, progress: bool = False) -> FaceDataset:
+        """`n` still faces; face i depends only on (seed, i, config)."""
+        return self._collect(n, seed, n_frames=1, progress=progress)
+
+    def sequences(self, n_sequences: int, n_frames: int = 10, seed: int = 0, progress: bool = False) -> FaceDataset:
+        """`n_sequences` clips of `n_frames` frames each, from neutral (frame 0) to the apex (last frame)."""
+        if n_frames < 2:
+            raise ValueError("a sequence needs n_frames >= 2 (neutral first frame, apex last)")
+        return self._collect(n_sequences, seed, n_frames=n_frames, progress=progress)
+
+    def _collect(self, n: int, seed: int, n_frames: int, progress: bool) -> FaceDataset:
+        if int(n) < 1:
+            raise ValueError(f"n must be a positive number of faces/sequences; got {n}")
+        c, s = self.config, self.config.image_size
+        total = n * n_frames
+        images = np.empty((total, s, s), np.uint8)
+        landmarks = np.empty((total, 468, 2), np.float32)
+        bits = np.empty((total, s, s), np.uint32)
+        au_cols = GENERATOR_AUS
+        inten = np.zeros((total, len(au_cols)), np.float32)
+        emotion = np.empty(total, object)
+        subject = np.empty(total, object)
+        frame = np.zeros(total, np.int64)
+        sequence = np.full(total, -1, np.int64)
+        cue_on = np.zeros(total, bool)
+        pose = np.zeros((total, 5), np.float32)
+        light = np.zeros((total, 2), np.float32)
+        prefix = "S" if c.domain == "source" else "T"
+        items = range(n)
+        if progress:
+            from tqdm.auto import tqdm
+            items = tqdm(items, desc="generating faces", leave=False)
+        row = 0
+        for i in items:
+            rng = np.random.default_rng([int(seed), i, n_frames])
+            subj, emo, _, aus, cue = self._face_plan(rng)
+            who = identity(c, subj)
+            scene = self.sample_scene(rng)
+            for f in range(n_frames):
+                level = 1.0 if n_frames == 1 else float(np.clip(f / (n_frames - 1), 0, 1))
+                level = level * level * (3 - 2 * level)  # ease in and out
+                frame_aus = {a: v * level for a, v in aus.items() if v * level > 0.05}
+                sc = dict(scene)
+                if n_frames > 1:  # small head motion along the clip
+                    sc["roll"] += 1.5 * np.sin(f / 3.0)
+                    sc["tx"] += 0.004 * f
+                img, land, b = self.render(who, frame_aus, sc, rng, cue)
+                images[row], landmarks[row], bits[row] = img, land, b
+                for a, v in frame_aus.items():
+                    inten[row, au_cols.index(a)] = v
+                emotion[row], subject[row], frame[row] = emo, f"{prefix}{subj:03d}", f
+                sequence[row] = i if n_frames > 1 else -1
+                cue_on[row] = cue is not None
+                pose[row] = [sc["roll"], sc["yaw"], sc["scale"], sc["tx"], sc["ty"]]
+                light[row] = [sc["light"], sc["light_angle"]]
+                row += 1
+        extra = dict(shortcut=cue_on, pose=pose, lighting=light, sequence=sequence)
+        info = dict(generator=asdict(c), seed=int(seed), n=int(n), n_frames=int(n_frames))
+        return FaceDataset("synthetic", images, landmarks, au_cols, inten, emotion, subject, frame,
+                           region_bits=bits, extra=extra, info=info)
+
+
+def generate_faces(n: int, seed: int = 0, progress: bool = False, **options) -> FaceDataset:
+    """`n` generated faces (see GeneratorConfig for the options: image_size, shortcut, domain, ...)."""
+    return FaceGenerator(**_normalise(options)).faces(n, seed, progress=progress)
+
+
+def generate_sequences(n_sequences: int, n_frames: int = 10, seed: int = 0, progress: bool = False,
+                       **options) -> FaceDataset:
+    """`n_sequences` generated neutral -> apex clips of `n_frames` frames."""
+    return FaceGenerator(**_normalise(options)).sequences(n_sequences, n_frames, seed, progress=progress)
+
+
+def _normalise(options: dict) -> dict:
+    unknown = set(options) - set(GeneratorConfig.__dataclass_fields__)
+    if unknown:
+        raise TypeError(f"unknown generator option(s) {sorted(unknown)}: "
+                        f"expected some of {sorted(GeneratorConfig.__dataclass_fields__)}")
+    if "emotions" in options:
+        options["emotions"] = tuple(options["emotions"])
+    return options
+
+
+def au_label_names(aus) -> list[str]:
+    return [f"AU{au_number(a)}" for a in aus]

@@ -1,0 +1,63 @@
+"""MediaPipe Face Mesh: 468 landmarks from a real (or generated) photo, offline (the model ships in the wheel)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+
+class NoFaceFound(ValueError):
+    """MediaPipe found no face in the image."""
+
+
+@lru_cache(maxsize=1)
+def _face_mesh():
+    import mediapipe as mp
+    return mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=False,
+                                           min_detection_confidence=0.5)
+
+
+def _as_rgb_uint8(image: np.ndarray) -> np.ndarray:
+    img = np.asarray(image)
+    if img.dtype != np.uint8:
+        if img.size and float(np.nanmax(img)) <= 1.0:
+            img = img * 255.0
+        img = np.clip(np.round(img), 0, 255).astype(np.uint8)
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    if img.ndim != 3 or img.shape[2] not in (3, 4):
+        raise ValueError(f"expected a grey (H, W) or RGB (H, W, 3) image; got shape {np.shape(image)}")
+    return np.ascontiguousarray(img[..., :3])
+
+
+def detect_landmarks(image: np.ndarray, min_size: int = 256) -> np.ndarray:
+    """The 468 Face Mesh landmarks (x, y in the image's pixels) of the face in `image`.
+
+    Small images (the generator's 112 px) are upscaled to `min_size` first: the detector expects faces larger than
+    that. Raises NoFaceFound, naming the image size, when MediaPipe finds no face."""
+    rgb = _as_rgb_uint8(image)
+    h, w = rgb.shape[:2]
+    factor = max(1.0, min_size / min(h, w))
+    if factor > 1:
+        import cv2
+        rgb = cv2.resize(rgb, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_CUBIC)
+    result = _face_mesh().process(rgb)
+    if not result.multi_face_landmarks:
+        raise NoFaceFound(f"MediaPipe Face Mesh found no face in this {w}x{h} image: pass a photo with one "
+                          "frontal face, at least ~100 px across")
+    lm = result.multi_face_landmarks[0].landmark
+    return np.array([[p.x * w, p.y * h] for p in lm[:468]], np.float32)
+
+
+def detect_many(images, min_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Landmarks for a stack of images: ((N, 468, 2) with NaN where no face, (N,) bool found)."""
+    out = np.full((len(images), 468, 2), np.nan, np.float32)
+    found = np.zeros(len(images), bool)
+    for i, img in enumerate(images):
+        try:
+            out[i] = detect_landmarks(img, min_size)
+            found[i] = True
+        except NoFaceFound:
+            pass
+    return out, found
