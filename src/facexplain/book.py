@@ -1,0 +1,378 @@
+"""Execute the book's chapter notebooks with papermill (in table-of-contents order) and build the HTML.
+
+    python -m facexplain.book [run] [-p NAME VALUE]... [--preset cpu|paper] [--only NAME]... [--out DIR]
+                                    [--kernel NAME] [--list] [--build]
+    python -m facexplain.book build [--strict]      # jupyter-book build from the executed copies
+    python -m facexplain.book widgets-js            # offline widget manager JS from the npm registry
+    python -m facexplain.book check-env             # cv2 + MediaPipe Face Mesh import and find a face
+
+Chapters are the `_toc.yml` entries under `book/chapters/`; entry `book/chapters/NAME` is the executed copy of
+`notebooks/NAME.ipynb`. Entries whose source notebook does not exist (yet) are skipped, when running and when
+building, so the toc can list the whole planned book.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .cache import repo_root
+
+CHAPTERS_DIR = "book/chapters"          # where the toc expects executed chapters (relative to the book root)
+NOTEBOOKS_DIR = "notebooks"             # where their sources live
+WIDGETS_DIR = "book/_static/widgets"    # offline copy of the widget manager (html_static_path = book/_static)
+HTML_MANAGER = "@jupyter-widgets/html-manager@1.0.15"  # matches ipywidgets 8.1 (widget controls 2.0)
+PRESETS = ("cpu", "paper")
+
+
+class BookError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One chapter of the toc: its name (file stem), toc entry, and source notebook."""
+    name: str
+    toc_file: str
+    source: Path
+
+    @property
+    def exists(self) -> bool:
+        return self.source.exists()
+
+
+# ---------------------------------------------------------------------------------------------- toc
+
+def _toc_entries(node) -> list[str]:
+    """All `file:` entries of a jb-book toc (root, parts, chapters, sections), in reading order."""
+    out = []
+    if isinstance(node, dict):
+        if "file" in node:
+            out.append(str(node["file"]))
+        elif "root" in node:
+            out.append(str(node["root"]))
+        for key in ("parts", "chapters", "sections"):
+            for child in node.get(key, []) or []:
+                out.extend(_toc_entries(child))
+    return out
+
+
+def _stem(entry: str) -> str:
+    return entry[: -len(Path(entry).suffix)] if Path(entry).suffix in (".ipynb", ".md") else entry
+
+
+def chapters(root: Path | None = None) -> list[Chapter]:
+    """Chapters listed in `_toc.yml` (entries under book/chapters/), in toc order, with their source paths."""
+    root = Path(root or repo_root())
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    found = []
+    for entry in _toc_entries(toc):
+        entry = _stem(entry)
+        if entry.startswith(CHAPTERS_DIR + "/"):
+            name = entry[len(CHAPTERS_DIR) + 1:]
+            found.append(Chapter(name, entry, root / NOTEBOOKS_DIR / f"{name}.ipynb"))
+    return found
+
+
+def select(all_chapters: list[Chapter], only: list[str] | None) -> list[Chapter]:
+    """Chapters whose name matches one of `only` (names or globs, `.ipynb` optional); all when `only` is empty."""
+    if not only:
+        return list(all_chapters)
+    patterns = [Path(p).name.removesuffix(".ipynb") for p in only]
+    for pattern in patterns:
+        if not any(fnmatch.fnmatch(c.name, pattern) for c in all_chapters):
+            names = ", ".join(c.name for c in all_chapters)
+            raise BookError(f"--only {pattern!r} matches no chapter in _toc.yml (chapters: {names})")
+    return [c for c in all_chapters if any(fnmatch.fnmatch(c.name, p) for p in patterns)]
+
+
+# --------------------------------------------------------------------------------------- parameters
+
+def parse_value(text: str):
+    """Read a -p value the way papermill's own CLI does: True/False/None, int, float, else str."""
+    from papermill.cli import _resolve_type
+    return _resolve_type(text)
+
+
+def declared_parameters(notebook: Path) -> dict:
+    """Parameters a notebook declares in its `parameters` cell (papermill's inspect): name -> info dict."""
+    import papermill
+    return papermill.inspect_notebook(str(notebook))
+
+
+def split_parameters(selected: list[Chapter], given: dict) -> dict[str, dict]:
+    """Per chapter, the given parameters it declares; a name that no selected chapter declares is an error."""
+    declared = {c.name: declared_parameters(c.source) for c in selected}
+    unknown = [k for k in given if not any(k in d for d in declared.values())]
+    if unknown:
+        known = sorted({k for d in declared.values() for k in d})
+        raise BookError(f"unknown parameter(s) {', '.join(unknown)}: not declared by "
+                        f"{', '.join(declared) or 'any chapter'}. Declared: {', '.join(known)}")
+    return {name: {k: v for k, v in given.items() if k in d} for name, d in declared.items()}
+
+
+# ---------------------------------------------------------------------------------------- execution
+
+def execute(chapter: Chapter, out_dir: Path, parameters: dict | None = None, kernel: str | None = None,
+            progress: bool = True) -> Path:
+    """Execute one chapter with papermill into out_dir/NAME.ipynb, atomically (temp file, then rename).
+
+    The kernel starts in the notebook's own folder, as in Jupyter. On failure the partial notebook is kept as
+    NAME.failed.ipynb and a BookError names the notebook and the failing cell.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = out_dir / f"{chapter.name}.ipynb"
+    tmp = out_dir / f".{chapter.name}.running.ipynb"
+    os.environ.setdefault("PYTHONHASHSEED", "0")   # the kernel inherits it: same set/dict order every run
+    try:
+        papermill.execute_notebook(
+            str(chapter.source), str(tmp), parameters=dict(parameters or {}), kernel_name=kernel,
+            cwd=str(chapter.source.parent), progress_bar=progress,
+        )
+    except PapermillExecutionError as err:
+        failed = out_dir / f"{chapter.name}.failed.ipynb"
+        if tmp.exists():
+            os.replace(tmp, failed)
+        source = "\n".join("    " + line for line in (err.source or "").splitlines()[:15])
+        raise BookError(
+            f"notebook {chapter.source} failed in cell {err.cell_index} (execution count {err.exec_count}): "
+            f"{err.ename}: {err.evalue}\n  cell source:\n{source}\n  partial output kept in {failed}"
+        ) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, final)
+    return final
+
+
+def run(only: list[str] | None = None, parameters: dict | None = None, out: Path | str | None = None,
+        kernel: str | None = None, root: Path | None = None, progress: bool = True) -> list[Path]:
+    """Execute the selected chapters in toc order; print progress and per-notebook wall time."""
+    root = Path(root or repo_root())
+    out_dir = Path(out) if out else root / CHAPTERS_DIR
+    selected = select(chapters(root), only)
+    for c in selected:
+        if not c.exists:
+            print(f"skip {c.name}: {c.source.relative_to(root)} does not exist yet")
+    todo = [c for c in selected if c.exists]
+    if not todo:
+        raise BookError("no chapter to run: none of the selected toc entries has a source notebook")
+    per_chapter = split_parameters(todo, dict(parameters or {}))
+    written, times = [], []
+    for i, c in enumerate(todo, 1):
+        params = per_chapter[c.name]
+        shown = " ".join(f"{k}={v!r}" for k, v in params.items()) or "defaults"
+        print(f"[{i}/{len(todo)}] {c.name} ({shown})", flush=True)
+        start = time.perf_counter()
+        path = execute(c, out_dir, params, kernel=kernel, progress=progress)
+        times.append(time.perf_counter() - start)
+        written.append(path)
+        print(f"[{i}/{len(todo)}] {c.name} done in {times[-1]:.1f} s -> {path}", flush=True)
+    print("wall time: " + ", ".join(f"{c.name} {t:.1f} s" for c, t in zip(todo, times))
+          + f"; total {sum(times):.1f} s")
+    return written
+
+
+# -------------------------------------------------------------------------------------------- build
+
+def install_widget_js(root: Path | None = None, force: bool = False) -> Path:
+    """Install the widget manager from the npm registry into .build/npm and copy dist/embed.js and its fonts
+    into book/_static/widgets/, which `nb_ipywidgets_js` in _config.yml names (no CDN at page-load time)."""
+    root = Path(root or repo_root())
+    dest = root / WIDGETS_DIR
+    stamp = dest / "VERSION"
+    if not force and (dest / "embed.js").exists() and stamp.exists() and stamp.read_text().strip() == HTML_MANAGER:
+        return dest / "embed.js"
+    npm = shutil.which("npm")
+    if npm is None:
+        raise BookError("npm not found: install Node.js and npm (Debian: apt-get install nodejs npm)")
+    prefix = root / ".build" / "npm"
+    prefix.mkdir(parents=True, exist_ok=True)
+    print(f"npm install {HTML_MANAGER} into {prefix}", flush=True)
+    subprocess.run([npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--loglevel=error",
+                    HTML_MANAGER], check=True)
+    dist = prefix / "node_modules" / "@jupyter-widgets" / "html-manager" / "dist"
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for f in dist.iterdir():
+        if f.name in ("embed.js", "embed.js.LICENSE.txt") or f.suffix in (".woff", ".woff2", ".ttf", ".eot", ".svg"):
+            shutil.copy2(f, dest / f.name)
+    stamp.write_text(HTML_MANAGER + "\n")
+    return dest / "embed.js"
+
+
+def buildable_toc(root: Path) -> Path:
+    """Write .build/_toc.yml: _toc.yml without chapters that have neither a source nor an executed copy.
+
+    A chapter whose source exists but has not been executed is an error (run the chapters first)."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    missing_runs = []
+
+    def keep(entry) -> bool:
+        stem = _stem(str(entry.get("file", "")))
+        if not stem.startswith(CHAPTERS_DIR + "/"):
+            return True
+        name = stem[len(CHAPTERS_DIR) + 1:]
+        if (root / f"{stem}.ipynb").exists():
+            return True
+        if (root / NOTEBOOKS_DIR / f"{name}.ipynb").exists():
+            missing_runs.append(name)
+        else:
+            print(f"skip {name}: no executed copy and no source notebook yet")
+        return False
+
+    def prune(node):
+        """Drop chapters not to build; drop parts left with no chapter."""
+        for key in ("chapters", "sections"):
+            if key in node:
+                node[key] = [prune(c) for c in node[key] if keep(c)]
+                if not node[key]:
+                    del node[key]
+        if "parts" in node:
+            node["parts"] = [part for part in (prune(p) for p in node["parts"]) if part.get("chapters")]
+        return node
+
+    toc = prune(toc)
+    if missing_runs:
+        raise BookError(f"not executed yet: {', '.join(missing_runs)}; run `python -m facexplain.book` first")
+    path = root / ".build" / "_toc.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(toc, sort_keys=False))
+    return path
+
+
+def build(root: Path | None = None, strict: bool = False) -> Path:
+    """Render the book with `jupyter-book build` (it executes nothing) into book/_build/html; return index.html."""
+    root = Path(root or repo_root())
+    install_widget_js(root)
+    toc = buildable_toc(root)
+    jb = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(root), "--all", "--toc", str(toc),
+           "--path-output", str(root / "book")]
+    if strict:
+        cmd += ["-W", "-n", "--keep-going"]
+    print(" ".join(cmd), flush=True)
+    result = subprocess.run(cmd)
+    index = root / "book" / "_build" / "html" / "index.html"
+    if result.returncode != 0 or not index.exists():
+        raise BookError(f"jupyter-book build failed (exit code {result.returncode})")
+    print(f"the book is at {index}")
+    return index
+
+
+def stage(dest: Path, executed_dir: Path, root: Path | None = None) -> Path:
+    """Copy the book sources (config, toc, prose, bib, widget JS) into dest with the executed notebooks of
+    executed_dir as its chapters, so a book can be built from executed copies kept elsewhere (tests)."""
+    root = Path(root or repo_root())
+    dest = Path(dest)
+    (dest / CHAPTERS_DIR).mkdir(parents=True, exist_ok=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(root / name, dest / name)
+    for f in (root / "book").iterdir():
+        if f.is_file() and f.suffix in (".md", ".bib"):
+            shutil.copy2(f, dest / "book" / f.name)
+    install_widget_js(root)
+    shutil.copytree(root / WIDGETS_DIR, dest / WIDGETS_DIR, dirs_exist_ok=True)
+    for nb in Path(executed_dir).glob("*.ipynb"):
+        if not nb.name.startswith(".") and not nb.name.endswith(".failed.ipynb"):
+            shutil.copy2(nb, dest / CHAPTERS_DIR / nb.name)
+    return dest
+
+
+# ---------------------------------------------------------------------------------------- check-env
+
+def check_env() -> None:
+    """Import cv2 and MediaPipe and find the face in scikit-image's astronaut photo with Face Mesh."""
+    import cv2
+    import mediapipe as mp
+    import numpy as np
+    from skimage.data import astronaut
+
+    if int(np.__version__.split(".")[0]) >= 2:
+        raise BookError(f"numpy {np.__version__} installed: mediapipe 0.10.21 needs numpy<2")
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1) as mesh:
+        result = mesh.process(astronaut())
+    if not result.multi_face_landmarks or len(result.multi_face_landmarks[0].landmark) != 468:
+        raise BookError("MediaPipe Face Mesh found no face in skimage.data.astronaut()")
+    print(f"check-env ok: cv2 {cv2.__version__}, mediapipe {mp.__version__}, numpy {np.__version__}, "
+          "Face Mesh found 468 landmarks")
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+
+def _run_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m facexplain.book",
+                                description="Execute the chapter notebooks with papermill in toc order. "
+                                            "Other commands: build, widgets-js, check-env.")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="set a notebook parameter (repeatable); values parsed like papermill's -p")
+    p.add_argument("--preset", choices=PRESETS, help="shorthand for -p preset NAME")
+    p.add_argument("--only", action="append", default=[], metavar="CHAPTER",
+                   help="chapter name or glob, e.g. 03_landmark_ig or '0*' (repeatable)")
+    p.add_argument("--out", type=Path, help=f"folder for executed notebooks (default {CHAPTERS_DIR}/)")
+    p.add_argument("--kernel", help="Jupyter kernel name (default: the notebook's own)")
+    p.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
+    p.add_argument("--list", action="store_true", help="list chapters and their parameters, run nothing")
+    p.add_argument("--build", action="store_true", help="build the HTML afterwards")
+    return p
+
+
+def _list(only) -> None:
+    for c in select(chapters(), only):
+        if not c.exists:
+            print(f"{c.name}: (no source notebook yet)")
+            continue
+        print(f"{c.name}:")
+        for name, info in declared_parameters(c.source).items():
+            print(f"    {name} = {info['default']}  # {info['inferred_type_name']} {info['help']}".rstrip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv.pop(0) if argv and argv[0] in ("run", "build", "widgets-js", "check-env") else "run"
+    try:
+        if command == "build":
+            p = argparse.ArgumentParser(prog="python -m facexplain.book build")
+            p.add_argument("--strict", action="store_true", help="turn Sphinx warnings into errors")
+            build(strict=p.parse_args(argv).strict)
+        elif command == "widgets-js":
+            argparse.ArgumentParser(prog="python -m facexplain.book widgets-js").parse_args(argv)
+            print(install_widget_js(force=True))
+        elif command == "check-env":
+            check_env()
+        else:
+            args = _run_parser().parse_args(argv)
+            if args.list:
+                _list(args.only)
+                return 0
+            params = {name: parse_value(value) for name, value in args.parameter}
+            if args.preset:
+                params["preset"] = args.preset
+            run(args.only, params, out=args.out, kernel=args.kernel, progress=not args.no_progress)
+            if args.build:
+                build()
+    except BookError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
