@@ -1,0 +1,1 @@
+"""Models: the AU detector and emotion classifiers (small torchvision ResNets), the landmark Conv+LSTM nets."""
