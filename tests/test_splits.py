@@ -9,7 +9,8 @@ from facexplain.data.records import FaceDataset
 from facexplain.data.splits import leave_one_subject_out, subject_kfold, subject_split
 
 # 12 subjects with 1..5 faces each, shuffled so faces of one subject are not contiguous
-SUBJECTS = np.random.default_rng(0).permutation(np.repeat([f"S{i:03d}" for i in range(12)], [1, 2, 3, 4, 5] * 2 + [3, 3]))
+COUNTS = [1, 2, 3, 4, 5] * 2 + [3, 3]
+SUBJECTS = np.random.default_rng(0).permutation(np.repeat([f"S{i:03d}" for i in range(12)], COUNTS))
 
 
 def no_leak(train, test, subjects=SUBJECTS):

@@ -27,13 +27,14 @@ def dataset_root(data_dir, name: str, expected: str) -> Path:
     return root
 
 
-def find_layout(root: Path, name: str, required: tuple[str, ...], nests: tuple[str, ...] = ()) -> Path:
+def find_layout(root: Path, name: str, required: tuple[str, ...], nests: tuple[str, ...] = (),
+                expected: str | None = None) -> Path:
     """The folder (root itself or root/<nest>) that holds all `required` entries, else a DatasetError."""
     for base in (root, *(root / n for n in nests)):
         if all((base / r).exists() for r in required):
             return base
     found = sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir())[:12]
-    raise DatasetError(f"no {name} found in {root}: expected {', '.join(required)} there"
+    raise DatasetError(f"no {name} found in {root}: expected {expected or ', '.join(required)}"
                        f"{' (or under ' + ', '.join(n + '/' for n in nests) + ')' if nests else ''}; "
                        f"found {found or 'an empty folder'}")
 

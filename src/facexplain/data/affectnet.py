@@ -36,7 +36,8 @@ def load_affectnet(data_dir, image_size: int = 112, split: str = "train", crop_s
     """
     size = check_size(image_size)
     check_choice("split", split, tuple(SPLITS))
-    root = find_layout(dataset_root(data_dir, "AffectNet", EXPECTED), "AffectNet", (IMAGES, LISTS), ("AffectNet",))
+    root = find_layout(dataset_root(data_dir, "AffectNet", EXPECTED), "AffectNet", (IMAGES, LISTS),
+                       ("AffectNet",), EXPECTED)
     list_file = root / LISTS / SPLITS[split]
     if not list_file.is_file():
         raise DatasetError(f"AffectNet list {list_file} is missing: expected {EXPECTED}")

@@ -12,7 +12,8 @@ from .errors import DatasetError
 CKPLUS_EMOTIONS = {0: "neutral", 1: "anger", 2: "contempt", 3: "disgust", 4: "fear", 5: "happiness",
                    6: "sadness", 7: "surprise"}
 
-EXPECTED = "cohn-kanade-images/ and Emotion/ and/or FACS/ (optionally Landmarks/), e.g. cohn-kanade-images/S005/001/*.png"
+EXPECTED = ("cohn-kanade-images/ and Emotion/ and/or FACS/ (optionally Landmarks/), "
+            "e.g. cohn-kanade-images/S005/001/*.png")
 FRAMES = ("peak", "first_last", "all")
 
 
@@ -36,7 +37,7 @@ def load_ckplus(data_dir, image_size: int = 112, frames: str = "peak", crop: str
     check_choice("frames", frames, FRAMES)
     check_choice("crop", crop, ("face", "centre"))
     root = find_layout(dataset_root(data_dir, "CK+", EXPECTED), "CK+", ("cohn-kanade-images",),
-                       ("CK+", "extended-cohn-kanade-images"))
+                       ("CK+", "extended-cohn-kanade-images"), EXPECTED)
     emotion_dir, facs_dir, lm_dir = root / "Emotion", root / "FACS", root / "Landmarks"
     if not emotion_dir.is_dir() and not facs_dir.is_dir():
         raise DatasetError(f"no CK+ labels found in {root}: expected {EXPECTED}")

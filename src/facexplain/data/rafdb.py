@@ -25,7 +25,8 @@ def load_rafdb(data_dir, image_size: int = 112, split: str = "train", max_items:
     """
     size = check_size(image_size)
     check_choice("split", split, ("train", "test", "all"))
-    root = find_layout(dataset_root(data_dir, "RAF-DB", EXPECTED), "RAF-DB", ("Image/aligned", LABELS), ("basic",))
+    root = find_layout(dataset_root(data_dir, "RAF-DB", EXPECTED), "RAF-DB", ("Image/aligned", LABELS), ("basic",),
+                       EXPECTED)
     label_file = root / LABELS
     items = []
     for lineno, line in enumerate(label_file.read_text(encoding="utf-8", errors="replace").splitlines(), 1):

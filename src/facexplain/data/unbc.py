@@ -30,7 +30,7 @@ def load_unbc(data_dir, image_size: int = 112, crop: str = "face", crop_scale: f
     if int(frame_step) < 1:
         raise ValueError(f"frame_step must be a positive integer; got {frame_step!r}")
     root = find_layout(dataset_root(data_dir, "UNBC-McMaster", EXPECTED), "UNBC-McMaster",
-                       ("Images", "Frame_Labels/FACS"), ("UNBC", "UNBC-McMaster"))
+                       ("Images", "Frame_Labels/FACS"), ("UNBC", "UNBC-McMaster"), EXPECTED)
     facs_dir, pspi_dir, lm_dir = root / "Frame_Labels" / "FACS", root / "Frame_Labels" / "PSPI", root / "AAM_landmarks"
     if crop == "face" and not lm_dir.is_dir():
         raise DatasetError(f"crop='face' needs UNBC landmarks but {root} has no AAM_landmarks/ folder: "
