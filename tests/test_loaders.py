@@ -370,3 +370,10 @@ def test_bad_options(ckplus_dir):
 def test_emotions_are_book_names(ckplus_dir, rafdb_dir, affectnet_dir):
     for ds in (load_ckplus(ckplus_dir, frames="all"), load_rafdb(rafdb_dir, split="all"), load_affectnet(affectnet_dir)):
         assert set(ds.emotion) <= BOOK_EMOTIONS
+
+
+def test_load_dataset_dispatches_to_the_loaders(ckplus_dir, unbc_dir):
+    from facexplain.data import load_dataset
+    ds = load_dataset("ckplus", data_dir=ckplus_dir.parent, image_size=SIZE, frames="first_last")  # finds CK+/
+    assert ds.name == "ckplus" and len(ds) == 6
+    assert load_dataset("UNBC", data_dir=str(unbc_dir), image_size=SIZE, max_items=2).name == "unbc"
