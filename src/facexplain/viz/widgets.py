@@ -55,7 +55,7 @@ def image_to_widget(image: Any, *, width: int | None = None, dpi: int = 80,
         return image
     if isinstance(image, str):
         return widgets.HTML(image)
-    if isinstance(image, (bytes, bytearray)):
+    if isinstance(image, (bytes, bytearray, memoryview)):
         png = bytes(image)
     elif hasattr(image, "savefig"):
         png = _png_from_figure(image, dpi)

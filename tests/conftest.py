@@ -1,0 +1,69 @@
+"""Shared fixtures: chapter notebooks executed once per test session on small parameters, and the book built
+from those executed copies (used by test_notebooks.py and test_browser.py)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from facexplain import book
+
+ROOT = Path(book.repo_root())
+
+# Small parameters per chapter, so that `make test` stays quick. Every chapter also gets seed=0, preset="cpu"
+# and a results_dir in the test's temp folder. A name the chapter does not declare fails the test.
+SMALL_PARAMS: dict[str, dict] = {
+    "00_faces": {"n_faces": 24},
+}
+
+
+def existing_chapters() -> list[book.Chapter]:
+    """Toc chapters whose source notebook exists (the others are still being written)."""
+    return [c for c in book.chapters(ROOT) if c.exists]
+
+
+class ExecutedChapters:
+    """Executes a chapter with papermill on first request and remembers the result (or the error)."""
+
+    def __init__(self, out_dir: Path):
+        self.out_dir = out_dir
+        self.results = {}
+
+    def params(self, chapter: book.Chapter) -> dict:
+        given = {"seed": 0, "preset": "cpu", "results_dir": str(self.out_dir.parent / "results" / chapter.name)}
+        given.update(SMALL_PARAMS.get(chapter.name, {}))
+        return book.split_parameters([chapter], given)[chapter.name]
+
+    def __call__(self, name: str) -> Path:
+        if name not in self.results:
+            chapter = next(c for c in existing_chapters() if c.name == name)
+            try:
+                self.results[name] = book.execute(chapter, self.out_dir, self.params(chapter), progress=False)
+            except Exception as err:  # remembered, so other tests that need this chapter fail fast
+                self.results[name] = err
+        result = self.results[name]
+        if isinstance(result, Exception):
+            pytest.fail(f"chapter {name} did not execute: {result}", pytrace=False)
+        return result
+
+
+@pytest.fixture(scope="session")
+def executed(tmp_path_factory) -> ExecutedChapters:
+    """Call executed(name) -> path of the executed copy of notebooks/<name>.ipynb (small parameters)."""
+    return ExecutedChapters(tmp_path_factory.mktemp("run") / "chapters")
+
+
+@pytest.fixture(scope="session")
+def built_book(executed, tmp_path_factory) -> Path:
+    """The book built (jupyter-book, no execution) from the test session's executed chapters: the html folder."""
+    for chapter in existing_chapters():
+        executed(chapter.name)
+    site = book.stage(tmp_path_factory.mktemp("site"), executed.out_dir, ROOT)
+    index = book.build(site)
+    return index.parent
+
+
+def chromium_available() -> bool:
+    return bool(shutil.which("chromium") or Path("/usr/bin/chromium").exists()) and Path("/usr/bin/chromedriver").exists()
