@@ -57,7 +57,7 @@ GENERATOR_AUS: tuple[int, ...] = (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 16, 17, 2
 
 def action_unit(number: int | str) -> ActionUnit:
     """The ActionUnit for 4, "4" or "AU4"; a clear error for an AU that FACS (as tabled here) does not have."""
-    key = str(number).upper().removeprefix("AU").strip()
+    key = str(number).strip().upper().removeprefix("AU").strip()
     try:
         return ACTION_UNITS[int(key)]
     except (ValueError, KeyError):

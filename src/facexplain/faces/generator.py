@@ -41,7 +41,7 @@ class GeneratorConfig:
     extras_from: str = "seed004"    # AUs an emotion often adds (those of this codebook not in the prototype)
     p_core: float = 0.85            # chance a prototype AU shows
     p_extra: float = 0.35           # chance an "often added" AU shows
-    p_other: float = 0.03           # chance any other AU shows
+    p_other: float = 0.015          # chance any other AU shows
     domain: str = "source"
 
     def __post_init__(self):

@@ -1,0 +1,130 @@
+"""The synthetic face generator: determinism, ground truth that means what it says, the shortcut, sequences."""
+
+import numpy as np
+import pytest
+
+from facexplain.data import load_dataset
+from facexplain.faces import GENERATOR_AUS, codebook, generate_faces, generate_sequences, interocular_distance
+from facexplain.faces.generator import FaceGenerator
+
+
+@pytest.fixture(scope="module")
+def faces():
+    return generate_faces(160, seed=5)
+
+
+def test_same_seed_gives_byte_identical_faces_and_labels(faces):
+    again = generate_faces(160, seed=5)
+    assert np.array_equal(faces.images, again.images)
+    assert np.array_equal(faces.au_intensity, again.au_intensity)
+    assert list(faces.emotion) == list(again.emotion) and list(faces.subject) == list(again.subject)
+    other = generate_faces(20, seed=6)
+    assert not np.array_equal(faces.images[:20], other.images)
+
+
+def test_face_i_does_not_depend_on_batch_size(faces):
+    assert np.array_equal(generate_faces(10, seed=5).images, faces.images[:10])
+
+
+def test_shapes_and_ranges(faces):
+    assert faces.images.shape == (160, 112, 112) and faces.images.dtype == np.uint8
+    assert faces.landmarks.shape == (160, 468, 2)
+    assert faces.au_numbers == GENERATOR_AUS
+    assert np.all((faces.au_intensity == 0) | ((faces.au_intensity >= 1) & (faces.au_intensity <= 5)))
+    inside = (faces.landmarks > 0) & (faces.landmarks < 112)
+    assert inside.mean() > 0.99
+    big = generate_faces(2, seed=0, image_size=224)
+    assert big.images.shape == (2, 224, 224)
+    assert interocular_distance(big.landmarks).mean() == pytest.approx(2 * interocular_distance(
+        generate_faces(2, seed=0).landmarks).mean(), rel=0.05)
+
+
+def test_labels_follow_the_codebook_with_variation(faces):
+    present = faces.au_present()
+    happy = faces.emotion == "happiness"
+    col = {a: i for i, a in enumerate(GENERATOR_AUS)}
+    assert present[happy, col[12]].mean() > 0.7            # prototype AUs usually show
+    assert present[~happy & (faces.emotion != "neutral"), col[12]].mean() < 0.15
+    # ... but not always, and other AUs sneak in: statistics are not trivial
+    protos = [set(codebook("emfacs")[e]) for e in faces.emotion[faces.emotion != "neutral"]]
+    exact = [set(r.aus) == p for r, p in zip([faces[i] for i in np.flatnonzero(faces.emotion != "neutral")], protos)]
+    assert 0.05 < np.mean(exact) < 0.8
+
+
+def test_regions_are_where_the_pixels_changed():
+    gen = FaceGenerator()
+    rng = np.random.default_rng(0)
+    from facexplain.faces.generator import identity
+    who = identity(gen.config, 3)
+    scene = dict(roll=0.0, yaw=0.0, scale=1.0, tx=0.0, ty=0.0, light=0.0, light_angle=0.0)
+    gen.domain = dict(gen.domain, noise=0.0)
+    neutral, _, _ = gen.render(who, {}, scene, rng)
+    for au in (4, 12, 26):
+        img, land, bits = gen.render(who, {au: 5.0}, scene, rng)
+        diff = np.abs(img.astype(int) - neutral.astype(int)) > 8
+        region = (bits >> np.uint32(GENERATOR_AUS.index(au))) & 1 == 1
+        assert region.any()
+        # most changed pixels lie in (or right next to) the AU's region, most of the face did not change
+        grown = np.zeros_like(region)
+        ys, xs = np.nonzero(region)
+        for dy in (-2, -1, 0, 1, 2):
+            for dx in (-2, -1, 0, 1, 2):
+                grown[np.clip(ys + dy, 0, 111), np.clip(xs + dx, 0, 111)] = True
+        assert diff[grown].sum() / max(diff.sum(), 1) > 0.8, au
+        assert diff.mean() < 0.2
+
+
+def test_shortcut_mark_is_outside_the_face_and_coded_by_label():
+    clean = generate_faces(40, seed=1, shortcut=0.0)
+    marked = generate_faces(40, seed=1, shortcut=1.0)
+    assert not clean.extra["shortcut"].any() and marked.extra["shortcut"].all()
+    top = (marked.images[:, :8].astype(int) - clean.images[:, :8].astype(int)) != 0
+    assert top.any(axis=(1, 2)).all()
+    face_rows = slice(30, 100)
+    assert np.array_equal(marked.images[:, face_rows], clean.images[:, face_rows])
+    cols = {e: np.flatnonzero(top[marked.emotion == e].any(axis=(0, 1))) for e in set(marked.emotion)}
+    spans = sorted((c.min(), c.max()) for c in cols.values())
+    assert all(a[1] < b[0] for a, b in zip(spans, spans[1:]))   # each label marks its own columns
+
+
+def test_sequences_go_from_neutral_to_apex():
+    seq = generate_sequences(6, n_frames=5, seed=2)
+    assert len(seq) == 30
+    assert list(seq.frame[:5]) == [0, 1, 2, 3, 4] and (seq.extra["sequence"][:5] == 0).all()
+    first, last = seq.au_intensity[seq.frame == 0], seq.au_intensity[seq.frame == 4]
+    assert first.sum() == 0 and last.sum() > 0
+    with pytest.raises(ValueError, match="n_frames"):
+        generate_sequences(2, n_frames=1)
+
+
+def test_shifted_domain_has_other_identities_and_harder_scenes():
+    src = generate_faces(60, seed=0)
+    tgt = generate_faces(60, seed=0, domain="shifted")
+    assert not set(src.subject) & set(tgt.subject)
+    assert np.abs(tgt.extra["pose"][:, 0]).max() > np.abs(src.extra["pose"][:, 0]).max()
+
+
+def test_bad_options_are_named():
+    with pytest.raises(ValueError, match="shortcut"):
+        generate_faces(2, shortcut=1.5)
+    with pytest.raises(TypeError, match="unknown generator option"):
+        generate_faces(2, colour=True)
+    with pytest.raises(ValueError, match="emotions"):
+        generate_faces(2, emotions=("joy",))
+    with pytest.raises(ValueError, match="domain"):
+        generate_faces(2, domain="mars")
+
+
+def test_load_dataset_caches_and_returns_the_same_faces(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACEXPLAIN_CACHE", str(tmp_path))
+    a = load_dataset("synthetic", n=12, seed=4)
+    files = list(tmp_path.rglob("*.npz"))
+    assert len(files) == 1
+    b = load_dataset("synthetic", n=12, seed=4)
+    assert np.array_equal(a.images, b.images) and np.array_equal(a.region_bits, b.region_bits)
+    assert list(a.emotion) == list(b.emotion)
+    assert np.array_equal(a.images, generate_faces(12, seed=4).images)
+    with pytest.raises(ValueError, match="data_dir"):
+        load_dataset("ckplus")
+    with pytest.raises(ValueError, match="unknown dataset"):
+        load_dataset("fer2013", data_dir=tmp_path)
