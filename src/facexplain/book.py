@@ -350,8 +350,9 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--strict", action="store_true", help="turn Sphinx warnings into errors")
             build(strict=p.parse_args(argv).strict)
         elif command == "widgets-js":
-            argparse.ArgumentParser(prog="python -m facexplain.book widgets-js").parse_args(argv)
-            print(install_widget_js(force=True))
+            p = argparse.ArgumentParser(prog="python -m facexplain.book widgets-js")
+            p.add_argument("--force", action="store_true", help="reinstall even if the pinned version is there")
+            print(install_widget_js(force=p.parse_args(argv).force))
         elif command == "check-env":
             check_env()
         else:
