@@ -1,0 +1,83 @@
+"""Face Game scoring and instructions on hand-made cases."""
+
+import pytest
+
+from facexplain.game import (PHRASES, REGIONS, SUPPORTED_AUS, au_set, instructions, jaccard, plan,
+                             region_phrase)
+
+
+def test_jaccard_definition():
+    assert jaccard({6, 12}, {6, 12}) == 1.0                      # identical
+    assert jaccard({1, 2}, {4, 5}) == 0.0                        # disjoint
+    assert jaccard({6, 12, 25}, {6, 12}) == pytest.approx(2 / 3)
+    assert jaccard(["AU1", "2"], [1, 2, 4, 5]) == pytest.approx(0.5)
+    assert jaccard([], []) == 1.0                                # both empty: a perfect (trivial) match
+    assert jaccard([], {6}) == 0.0 and jaccard({6}, []) == 0.0
+    assert jaccard({6: 2.5, 12: 0.0}, {6}) == 1.0                # dict: AUs with intensity > 0
+    assert jaccard({1, 2, 4}, {2, 4, 5}) == jaccard({2, 4, 5}, {1, 2, 4})  # symmetric
+
+
+def test_unknown_au_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown Action Unit"):
+        jaccard({3}, {6})
+    with pytest.raises(ValueError, match="unknown Action Unit"):
+        instructions({6, 12}, {"AU99"})
+    with pytest.raises(ValueError, match="single value"):
+        au_set(12)
+    with pytest.raises(ValueError, match="max_items"):
+        instructions({6}, {12}, max_items=0)
+
+
+def test_every_supported_au_has_its_own_phrase_and_region():
+    assert set(PHRASES) == set(SUPPORTED_AUS)
+    assert len(set(PHRASES.values())) == len(PHRASES)
+    assert sorted(a for aus in REGIONS.values() for a in aus) == list(SUPPORTED_AUS)
+    for au in SUPPORTED_AUS:
+        (step,) = plan({au}, set())
+        assert step.polarity == "add" and step.aus == (au,)
+        (neg,) = plan(set(), {au})
+        assert neg.phrase.startswith("Try not to ")
+
+
+def test_instruction_sets_on_hand_made_cases():
+    assert instructions({6, 12}, {6, 12}) == []                  # identical: nothing to say
+    assert instructions(set(), set()) == []
+    # empty player: only prescriptions, one per region
+    assert instructions({6, 12}, set(), max_items=None) == [
+        "Lift your cheeks so that your eyes crinkle at the corners.",
+        "Pull the corners of your mouth up into a smile."]
+    # empty target: only negative prescriptions
+    assert instructions(set(), {15}) == ["Try not to pull the corners of your mouth down."]
+    # disjoint sets: additions (T - P) and removals (P - T)
+    steps = plan({1, 2, 5, 26}, {4, 12})
+    assert [(s.polarity, s.aus) for s in steps] == [
+        ("add", (1, 2)), ("add", (5,)), ("add", (26,)), ("remove", (4,)), ("remove", (12,))]
+
+
+def test_region_merging():
+    assert region_phrase({1, 2}) == "lift your whole eyebrows"
+    assert instructions({1, 2}, set()) == ["Lift your whole eyebrows."]
+    assert instructions(set(), {1, 2}) == ["Try not to lift your whole eyebrows."]
+    assert instructions({23, 24}, set()) == ["Press your lips together and tighten them."]
+    # AUs of one region without a joint phrase are joined into one instruction
+    (one,) = instructions({10, 15}, set())
+    assert one.lower().startswith(PHRASES[10]) and PHRASES[15] in one
+    # different regions never merge
+    with pytest.raises(ValueError, match="several regions"):
+        region_phrase({1, 12})
+
+
+def test_ordering_by_score_gain_and_cap():
+    # target 1,2,5,26; player 1,25,4: adding AU2 raises |P&T| (gain 1/6), removing AU4 or AU25 shrinks the union
+    steps = plan({1, 2, 5, 26}, {1, 4, 25})
+    gains = [s.gain for s in steps]
+    assert gains == sorted(gains, reverse=True)
+    for s in steps:  # each gain is the score after following that instruction alone, minus the current score
+        p = {1, 4, 25}
+        after = p | set(s.aus) if s.polarity == "add" else p - set(s.aus)
+        assert s.gain == pytest.approx(jaccard(after, {1, 2, 5, 26}) - jaccard(p, {1, 2, 5, 26}))
+    # a merged group of two AUs to add beats a single one
+    steps = plan({1, 2, 12}, set())
+    assert steps[0].aus == (1, 2) and steps[0].gain == pytest.approx(2 / 3)
+    assert len(instructions({1, 2, 5, 9, 12, 15, 20, 26}, {4}, max_items=3)) == 3
+    assert len(instructions({1, 2, 5, 9, 12, 15, 20, 26}, {4}, max_items=None)) == 8  # 7 regions to add to, 1 to undo
