@@ -123,10 +123,11 @@ def split_parameters(selected: list[Chapter], given: dict) -> dict[str, dict]:
 # ---------------------------------------------------------------------------------------- execution
 
 def execute(chapter: Chapter, out_dir: Path, parameters: dict | None = None, kernel: str | None = None,
-            progress: bool = True) -> Path:
+            progress: bool = True, cwd: Path | None = None) -> Path:
     """Execute one chapter with papermill into out_dir/NAME.ipynb, atomically (temp file, then rename).
 
-    The kernel starts in the notebook's own folder, as in Jupyter. On failure the partial notebook is kept as
+    The kernel starts in the repository root (as for `papermill notebooks/X.ipynb out.ipynb` run from there), so
+    relative paths such as results_dir="results/X" land in the same place either way. On failure the partial notebook is kept as
     NAME.failed.ipynb and a BookError names the notebook and the failing cell.
     """
     import papermill
@@ -140,7 +141,7 @@ def execute(chapter: Chapter, out_dir: Path, parameters: dict | None = None, ker
     try:
         papermill.execute_notebook(
             str(chapter.source), str(tmp), parameters=dict(parameters or {}), kernel_name=kernel,
-            cwd=str(chapter.source.parent), progress_bar=progress,
+            cwd=str(cwd or repo_root()), progress_bar=progress,
         )
     except PapermillExecutionError as err:
         failed = out_dir / f"{chapter.name}.failed.ipynb"
@@ -148,7 +149,8 @@ def execute(chapter: Chapter, out_dir: Path, parameters: dict | None = None, ker
             os.replace(tmp, failed)
         source = "\n".join("    " + line for line in (err.source or "").splitlines()[:15])
         raise BookError(
-            f"notebook {chapter.source} failed in cell {err.cell_index} (execution count {err.exec_count}): "
+            f"notebook {chapter.source} failed in cell #{err.cell_index + 1} of the executed copy "
+            f"(In [{err.exec_count}]): "
             f"{err.ename}: {err.evalue}\n  cell source:\n{source}\n  partial output kept in {failed}"
         ) from None
     except BaseException:
@@ -177,7 +179,7 @@ def run(only: list[str] | None = None, parameters: dict | None = None, out: Path
         shown = " ".join(f"{k}={v!r}" for k, v in params.items()) or "defaults"
         print(f"[{i}/{len(todo)}] {c.name} ({shown})", flush=True)
         start = time.perf_counter()
-        path = execute(c, out_dir, params, kernel=kernel, progress=progress)
+        path = execute(c, out_dir, params, kernel=kernel, progress=progress, cwd=root)
         times.append(time.perf_counter() - start)
         written.append(path)
         print(f"[{i}/{len(todo)}] {c.name} done in {times[-1]:.1f} s -> {path}", flush=True)
@@ -338,7 +340,8 @@ def _list(only) -> None:
             continue
         print(f"{c.name}:")
         for name, info in declared_parameters(c.source).items():
-            print(f"    {name} = {info['default']}  # {info['inferred_type_name']} {info['help']}".rstrip())
+            note = " ".join(str(x) for x in (info["inferred_type_name"], info["help"]) if x and x != "None")
+            print(f"    {name} = {info['default']}" + (f"  # {note}" if note else ""))
 
 
 def main(argv: list[str] | None = None) -> int:
