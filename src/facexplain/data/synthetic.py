@@ -6,7 +6,7 @@ import numpy as np
 
 from ..cache import cached_arrays
 from ..faces.aus import GENERATOR_AUS
-from ..faces.generator import FaceGenerator, GeneratorConfig, _normalise
+from ..faces.generator import GENERATOR_VERSION, FaceGenerator, GeneratorConfig, _normalise
 from .records import FaceDataset
 
 _EXTRA = ("shortcut", "pose", "lighting", "sequence")
@@ -26,7 +26,7 @@ def load_synthetic(n: int = 600, seed: int = 0, n_frames: int = 1, cache: bool =
         arrays.update({f"extra_{k}": ds.extra[k] for k in _EXTRA})
         return arrays
 
-    key = dict(kind="synthetic-v1", n=int(n), seed=int(seed), n_frames=int(n_frames), config=repr(config))
+    key = dict(kind="synthetic", version=GENERATOR_VERSION, n=int(n), seed=int(seed), n_frames=int(n_frames), config=repr(config))
     arrays = cached_arrays("synthetic", key, build) if cache else build()
     info = dict(generator=key, seed=int(seed), n=int(n), n_frames=int(n_frames))
     return FaceDataset("synthetic", arrays["images"], arrays["landmarks"], GENERATOR_AUS, arrays["au_intensity"],

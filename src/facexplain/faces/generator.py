@@ -21,6 +21,9 @@ from .aus import GENERATOR_AUS, au_number
 from .codebooks import CODEBOOKS, EMOTIONS_WITH_NEUTRAL, codebook
 from .template import LOWER_INNER_LIP, UPPER_INNER_LIP, Template, neutral_template
 
+#: Bumped whenever rendering changes, so cached datasets made by an older generator are not reused.
+GENERATOR_VERSION = 2
+
 # How strongly each domain varies pose, lighting and noise. "shifted" is the cross-domain test set of chapter 1:
 # other identities, wider head poses, harsher light, more sensor noise and blur.
 DOMAINS = {
@@ -90,7 +93,7 @@ def rig(image_size: int = 112) -> Rig:
         au_field[au] = displacement(kernels, xx, yy, pix)
         au_land[au] = displacement(kernels, mx, my, gates.landmarks)
         mag = np.linalg.norm(au_field[au], axis=-1)
-        region = mag > 0.3 * mag.max()
+        region = mag > min(0.3 * mag.max(), 0.75 * s / 112)  # moved noticeably: 30% of peak, at most 3/4 px
         if au in textures:
             au_tex[au] = textures[au]
             region |= np.abs(textures[au]) > 0.3 * np.abs(textures[au]).max()

@@ -13,6 +13,9 @@ class NoFaceFound(ValueError):
 
 @lru_cache(maxsize=1)
 def _face_mesh():
+    import os
+    os.environ.setdefault("GLOG_minloglevel", "2")      # keep MediaPipe's C++ start-up chatter out of outputs
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import mediapipe as mp
     return mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=False,
                                            min_detection_confidence=0.5)

@@ -90,7 +90,7 @@ def neutral_template(size: int = 112) -> Template:
 
     def field(x, y, gate):
         c = l68[66]
-        g = np.exp(-0.5 * (((x - c[0]) / (0.55 * d)) ** 2 + ((y - c[1]) / (0.45 * d)) ** 2)) * gate
+        g = np.exp(-0.5 * (((x - c[0]) / (0.9 * d)) ** 2 + ((y - c[1]) / (0.45 * d)) ** 2)) * gate
         dy = -gap * g
         dx = np.zeros_like(dy)
         for corner, sign in ((l68[48], 1.0), (l68[54], -1.0)):
@@ -104,6 +104,7 @@ def neutral_template(size: int = 112) -> Template:
     image = cv2.remap(image, xx - 0.5 - dx, yy - 0.5 - dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     ldx, ldy = field(mesh_t[:, 0], mesh_t[:, 1], below(mid_seam, mesh_t[:, 0], mesh_t[:, 1]))
     mesh_n = mesh_t + np.stack([ldx, ldy], 1)
+    mesh_n[list(LOWER_INNER_LIP)] = mesh_n[list(UPPER_INNER_LIP)]  # closed lips: the inner contours meet
     # the closed lips meet in a darker line
     line = np.round(mesh_n[list(UPPER_INNER_LIP)]).astype(np.int32)
     seam_img = np.zeros_like(image)
