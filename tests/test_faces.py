@@ -79,3 +79,16 @@ def test_face_mesh_raises_when_there_is_no_face():
         detect_landmarks(np.full((200, 200), 128, np.uint8))
     with pytest.raises(ValueError, match="grey"):
         detect_landmarks(np.zeros((4, 4, 4, 4)))
+
+
+def test_landmark_cache_runs_mediapipe_once(tmp_path, monkeypatch):
+    from facexplain.faces import mesh as mesh_module
+    from facexplain.faces.generator import generate_faces
+    monkeypatch.setenv("FACEXPLAIN_CACHE", str(tmp_path))
+    images = generate_faces(3, seed=0).images
+    first, found = mesh_module.cached_landmarks(images)
+    assert found.all() and first.shape == (3, 468, 2)
+    monkeypatch.setattr(mesh_module, "detect_many", lambda *a, **k: (_ for _ in ()).throw(AssertionError("re-ran")))
+    again, _ = mesh_module.cached_landmarks(images)
+    assert np.array_equal(first, again)
+    assert len(list(tmp_path.rglob("*.npz"))) == 1

@@ -64,3 +64,20 @@ def detect_many(images, min_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
         except NoFaceFound:
             pass
     return out, found
+
+
+def cached_landmarks(images, min_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """detect_many, cached under data/cache/landmarks/ by a hash of the image bytes (MediaPipe runs once per set)."""
+    import hashlib
+
+    from ..cache import cached_arrays
+    stack = np.ascontiguousarray(np.asarray(images))
+    digest = hashlib.sha256(stack.tobytes()).hexdigest()
+    key = dict(kind="facemesh-468", images=digest, shape=list(stack.shape), dtype=str(stack.dtype), min_size=min_size)
+
+    def build():
+        pts, found = detect_many(stack, min_size)
+        return dict(landmarks=pts, found=found)
+
+    arrays = cached_arrays("landmarks", key, build)
+    return arrays["landmarks"], arrays["found"]
