@@ -15,7 +15,7 @@ ROOT = Path(book.repo_root())
 # Small parameters per chapter, so that `make test` stays quick. Every chapter also gets seed=0, preset="cpu"
 # and a results_dir in the test's temp folder. A name the chapter does not declare fails the test.
 SMALL_PARAMS: dict[str, dict] = {
-    "00_faces": {"n_faces": 24},
+    "00_faces": {"n_faces": 40, "n_realism": 16},
 }
 
 
