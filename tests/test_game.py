@@ -81,3 +81,64 @@ def test_ordering_by_score_gain_and_cap():
     assert steps[0].aus == (1, 2) and steps[0].gain == pytest.approx(2 / 3)
     assert len(instructions({1, 2, 5, 9, 12, 15, 20, 26}, {4}, max_items=3)) == 3
     assert len(instructions({1, 2, 5, 9, 12, 15, 20, 26}, {4}, max_items=None)) == 8  # 7 regions to add to, 1 to undo
+
+
+# --- the simulated study ---------------------------------------------------------------------------------
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def _hand_study():
+    rows = []
+    scores = {(0, "a"): [0.2, 0.4, 0.4, 0.6, 0.6], (0, "b"): [0.5, 0.5, 0.5, 0.5, 0.5],
+              (1, "a"): [0.4, 0.2, 0.2, 0.2, 0.2], (1, "b"): [0.0, 0.5, 1.0, 1.0, 1.0]}
+    for (player, target), ss in scores.items():
+        for k, s in enumerate(ss, 1):
+            rows.append(dict(player=player, group="instructions" if player == 0 else "score", target=target,
+                             **{"try": k}, score=s, detected="6+12" if target == "a" else "1+2"))
+    return pd.DataFrame(rows)
+
+
+def test_ttest_and_share_on_a_hand_made_study():
+    from scipy.stats import ttest_rel
+
+    from facexplain.game.study import games, ttest
+    st = _hand_study()
+    g = games(st)
+    assert list(g.s1) == [0.2, 0.5, 0.4, 0.0] and list(g.rest) == pytest.approx([0.5, 0.5, 0.2, 0.875])
+    tt = ttest(st).set_index("group")
+    assert tt.loc["all", "n"] == 4
+    assert tt.loc["all", "t"] == pytest.approx(ttest_rel(g.rest, g.s1).statistic)
+    assert tt.loc["all", "share_increased"] == pytest.approx(0.5)        # games 0a and 1b end higher
+    assert tt.loc["instructions", "share_increased"] == pytest.approx(0.5)
+    assert tt.loc["score", "s1_mean"] == pytest.approx(0.2)
+
+
+def test_au_emotion_occurrence_on_a_hand_made_study():
+    from facexplain.game.study import au_emotion_correlation, au_emotion_occurrence, long_occurrence
+    st = _hand_study()
+    occ = au_emotion_occurrence(st, threshold=0.5, emotion_of={"a": "happiness", "b": "surprise"})
+    assert occ.loc["happiness", "AU12"] == 1.0 and occ.loc["happiness", "AU1"] == 0.0
+    assert occ.loc["surprise", "AU2"] == 1.0
+    assert occ.loc["anger"].isna().all()                                  # no target of that emotion
+    cor = au_emotion_correlation(st, threshold=0.5, emotion_of={"a": "happiness", "b": "surprise"})
+    assert cor.loc["happiness", "AU6"] == pytest.approx(1.0) and cor.loc["surprise", "AU6"] == pytest.approx(-1.0)
+    assert set(long_occurrence(occ).columns) == {"emotion", "au", "occurrence"}
+
+
+def test_simulated_study_shape_and_determinism():
+    from facexplain.game.players import simulate_study
+    from facexplain.models.geometric_au import GeometricAUDetector
+    from facexplain.data import load_dataset
+    from facexplain.models.geometric_au import synthetic_neutrals
+    train = load_dataset("synthetic", n=300, seed=9101)
+    det = GeometricAUDetector().fit(train.landmarks, train.au_intensity, synthetic_neutrals(train))
+    targets = {"happiness": {6, 12}, "surprise": {1, 2, 5, 26}}
+    a = simulate_study(targets, det, n_players=4, n_tries=3, seed=3)
+    b = simulate_study(targets, det, n_players=4, n_tries=3, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    assert len(a) == 4 * 2 * 3 and (a.groupby("group").player.nunique() == 2).all()
+    assert a.score.between(0, 1).all()
+    with pytest.raises(ValueError, match="even"):
+        simulate_study(targets, det, n_players=3)
