@@ -112,7 +112,9 @@ def play_game(target: set[int], group: str, skill: float, face: PlayerFace, dete
         lm = face.landmarks(shown, rng, model.landmark_noise)
         detected = set(detector.detect(lm, reference)[0])
         score = jaccard(detected, target)
-        rows.append(dict(try_=k, score=score, intended=sorted(intent), shown=sorted(shown), detected=sorted(detected)))
+        rows.append(dict(try_=k, score=score, intended=sorted(intent), shown=shown, detected=sorted(detected),
+                         instructions=[st.phrase for st in plan(target, detected)[:model.max_items]]
+                         if group == "instructions" else []))
         # feedback -> next intent
         if score >= best_score:
             best_score, best_intent = score, set(intent)
@@ -133,6 +135,30 @@ def play_game(target: set[int], group: str, skill: float, face: PlayerFace, dete
     return rows
 
 
+def player_setup(player: int, n_players: int, seed: int, model: PlayerModel) -> tuple[str, float, PlayerFace]:
+    """Group, skill and face of player `player` in a study of `n_players` (a pure function of the seed)."""
+    order = np.random.default_rng([int(seed), 2002]).permutation(n_players)
+    group = "instructions" if order[player] < n_players // 2 else "score"
+    skill = float(np.random.default_rng([int(seed), player, 1]).uniform(model.skill_min, model.skill_max))
+    return group, skill, PlayerFace(player % 40)
+
+
+def replay_game(targets: dict[str, set[int]], detector, player: int, target: str, n_players: int = 36,
+                n_tries: int = 5, seed: int = 0, model: PlayerModel | None = None) -> list[dict]:
+    """The tries of one game of simulate_study(...) with the same arguments, with what was shown, detected and
+    said (for the recorded game)."""
+    model = model or PlayerModel()
+    names = list(targets)
+    if target not in names:
+        raise ValueError(f"unknown target {target!r}: expected one of {names}")
+    group, skill, face = player_setup(player, n_players, seed, model)
+    rng = np.random.default_rng([int(seed), player, names.index(target), 7])
+    rows = play_game(set(targets[target]), group, skill, face, detector, model, n_tries, rng)
+    for r in rows:
+        r.update(group=group, skill=skill, subject=player % 40)
+    return rows
+
+
 def simulate_study(targets: dict[str, set[int]], detector, n_players: int = 36, n_tries: int = 5, seed: int = 0,
                    model: PlayerModel | None = None) -> pd.DataFrame:
     """The simulated experiment: players split evenly into score-only and score+instructions groups, every
@@ -145,13 +171,9 @@ def simulate_study(targets: dict[str, set[int]], detector, n_players: int = 36, 
     if not targets:
         raise ValueError("targets must map at least one target name to its AU set")
     model = model or PlayerModel()
-    rng0 = np.random.default_rng([int(seed), 2002])
-    order = rng0.permutation(n_players)
     rows = []
     for player in range(n_players):
-        group = "instructions" if order[player] < n_players // 2 else "score"
-        skill = float(np.random.default_rng([int(seed), player, 1]).uniform(model.skill_min, model.skill_max))
-        face = PlayerFace(player % 40)
+        group, skill, face = player_setup(player, n_players, seed, model)
         for ti, (name, aus) in enumerate(targets.items()):
             rng = np.random.default_rng([int(seed), player, ti, 7])
             for r in play_game(set(aus), group, skill, face, detector, model, n_tries, rng):

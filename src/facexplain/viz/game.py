@@ -1,0 +1,201 @@
+"""Face Game views: the regions to change drawn on the player's face, the recorded game (kernel-free), the
+AU-emotion matrix browser, and a live playable widget for JupyterLab."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ..faces.regions import au_map
+from ..game.instructions import plan
+from ..game.scoring import au_set, jaccard
+
+ADD_COLOUR = (0.1, 0.75, 0.3)      # regions to move: green
+REMOVE_COLOUR = (0.9, 0.2, 0.2)    # regions to relax: red
+
+
+def _aus_text(aus) -> str:
+    s = sorted(au_set(aus))
+    return ", ".join(f"AU{a}" for a in s) if s else "none"
+
+
+def draw_instruction_regions(ax, image, landmarks, target, player, max_items: int | None = 3):
+    """The player's face with the regions of the first `max_items` instructions tinted (green: do, red: stop)
+    and numbered in instruction order; returns the instructions drawn."""
+    img = np.asarray(image)
+    ax.imshow(img, cmap="gray", vmin=0, vmax=255)
+    steps = plan(target, player)
+    steps = steps if max_items is None else steps[:max_items]
+    h, w = img.shape[:2]
+    for k, step in enumerate(steps, 1):
+        m = au_map(landmarks, step.aus, (h, w))
+        colour = ADD_COLOUR if step.polarity == "add" else REMOVE_COLOUR
+        overlay = np.zeros((h, w, 4), np.float32)
+        overlay[..., :3] = colour
+        overlay[..., 3] = 0.55 * (m > 0.35) * m
+        ax.imshow(overlay, interpolation="bilinear")
+        yy, xx = np.nonzero(m > 0.8)
+        if len(xx):
+            ax.text(xx.mean(), yy.mean(), str(k), color="white", fontsize=8, ha="center", va="center",
+                    fontweight="bold", bbox=dict(boxstyle="circle,pad=0.15", fc=colour, ec="none", alpha=0.9))
+    ax.axis("off")
+    return steps
+
+
+def crop_face(image, landmarks, scale: float = 1.5):
+    """Square crop around the face (landmark box times `scale`) -> (image, landmarks in the crop)."""
+    img, lm = np.asarray(image), np.asarray(landmarks, np.float32)
+    lo, hi = lm.min(0), lm.max(0)
+    c, half = (lo + hi) / 2, scale * float(np.max(hi - lo)) / 2
+    x0, y0 = int(max(0, c[0] - half)), int(max(0, c[1] - half))
+    x1, y1 = int(min(img.shape[1], c[0] + half)), int(min(img.shape[0], c[1] + half))
+    return img[y0:y1, x0:x1], lm - np.array([x0, y0], np.float32)
+
+
+def game_figure(target_image, target_aus, player_image, player_landmarks, player_aus, max_items: int | None = 3,
+                title: str = "", size: float = 2.3):
+    """Target | player with drawn regions, the score and the numbered instructions (one try of the game)."""
+    lm = np.asarray(player_landmarks, np.float32)
+    if np.ptp(lm[:, 1]) < 0.5 * np.asarray(player_image).shape[0]:   # a photo: show the face, not the scene
+        player_image, player_landmarks = crop_face(player_image, lm)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * size, size * 1.55), gridspec_kw=dict(wspace=0.05))
+    axes[0].imshow(np.asarray(target_image), cmap="gray", vmin=0, vmax=255)
+    axes[0].set_title("target: " + _aus_text(target_aus), fontsize=7)
+    axes[0].axis("off")
+    steps = draw_instruction_regions(axes[1], player_image, player_landmarks, target_aus, player_aus, max_items)
+    axes[1].set_title("you: " + _aus_text(player_aus), fontsize=7)
+    score = jaccard(player_aus, target_aus)
+    lines = [f"{title}score {score:.2f}"] + [f"{k}. {s.phrase}" for k, s in enumerate(steps, 1)]
+    if not steps:
+        lines.append("A perfect match.")
+    fig.text(0.02, 0.02, "\n".join(_wrap(t, 62) for t in lines), fontsize=7, va="bottom", ha="left")
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.92, bottom=0.03 + 0.07 * (1 + max(len(steps), 1)))
+    return fig
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+    return "\n   ".join(textwrap.wrap(text, width)) or text
+
+
+def render_player(subject: int, aus: dict[int, float], seed: int = 0, image_size: int = 112):
+    """A generated face of player `subject` (the generator's "shifted" identities) showing `aus` -> (image, landmarks)."""
+    from ..faces.generator import FaceGenerator, identity
+    gen = FaceGenerator(image_size=image_size, domain="shifted")
+    rng = np.random.default_rng([int(seed), int(subject), 11])
+    scene = dict(roll=0.0, yaw=0.0, scale=1.0, tx=0.0, ty=0.0, light=0.1, light_angle=0.0)
+    image, landmarks, _ = gen.render(identity(gen.config, int(subject)), dict(aus), scene, rng)
+    return image, landmarks
+
+
+def recorded_game(games: dict[str, list[dict]], targets: dict[str, tuple], max_items: int = 3, seed: int = 0):
+    """Kernel-free browser over a recorded game: target x try -> the game view of that try.
+
+    games: target name -> replay_game(...) rows; targets: name -> (image, AU set)."""
+    from .widgets import browser
+    views = {}
+    names = list(games)
+    n_tries = max(len(r) for r in games.values())
+    for name in names:
+        t_img, t_aus = targets[name]
+        for r in games[name]:
+            img, lm = render_player(r["subject"], r["shown"], seed)
+            fig = game_figure(t_img, t_aus, img, lm, r["detected"], max_items=max_items,
+                              title=f"{name}, try {r['try_']}: ")
+            views[(name, r["try_"])] = fig
+    return browser(views, {"target": names, "try": list(range(1, n_tries + 1))}, sliders=["try"], dpi=80)
+
+
+def matrix_figure(matrix, title: str, kind: str = "occurrence", size=(5.2, 2.6)):
+    """Heatmap of an emotion x AU matrix (occurrence in [0, 1] or correlation in [-1, 1])."""
+    import seaborn as sns
+    fig, ax = plt.subplots(figsize=size)
+    kw = dict(vmin=0, vmax=1, cmap="rocket_r") if kind != "correlation" else dict(vmin=-1, vmax=1, cmap="vlag")
+    sns.heatmap(matrix.astype(float), ax=ax, cbar=True, linewidths=0.3, annot=False, **kw)
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def au_emotion_browser(study, thresholds, emotion_of=None, codebook: str = "emfacs", aus=None):
+    """Kernel-free widget: threshold slider x (occurrence | correlation) -> the AU-emotion heatmap, beside the
+    codebook's emotion x AU matrix it should resemble."""
+    import ipywidgets as widgets
+
+    from ..faces.codebooks import codebook_matrix
+    from ..game.study import au_emotion_correlation, au_emotion_occurrence
+    from .widgets import browser, image_to_widget
+    views = {}
+    for th in thresholds:
+        occ = au_emotion_occurrence(study, th, aus=aus, emotion_of=emotion_of)
+        n = int((study.score >= th).sum())
+        views[("occurrence", th)] = matrix_figure(occ, f"occurrence, score >= {th:.2f} ({n} tries)")
+        cor = au_emotion_correlation(study, th, aus=aus, emotion_of=emotion_of)
+        views[("correlation", th)] = matrix_figure(cor, f"correlation, score >= {th:.2f} ({n} tries)",
+                                                   kind="correlation")
+    b = browser(views, {"view": ["occurrence", "correlation"], "threshold": list(thresholds)},
+                sliders=["threshold"], dpi=80)
+    cols = list(occ.columns)
+    book = codebook_matrix(codebook, tuple(int(c[2:]) for c in cols))
+    ref = image_to_widget(matrix_figure(book, f"codebook '{codebook}'"), dpi=80)
+    return widgets.HBox([b, widgets.VBox([widgets.HTML("<b>what it should resemble</b>"), ref])])
+
+
+def live_game(targets: dict[str, tuple], photo_detector, aus=None, max_items: int = 3, subject: int = 3):
+    """A playable Face Game for a live kernel: pick a target, toggle AUs (a generated face shows them) or upload
+    a photo (MediaPipe -> AUs); shows the score, the instructions and the regions to change.
+
+    targets: name -> (image, AU set). Only works with a running kernel (callbacks); the book shows a recording."""
+    import io
+
+    import ipywidgets as widgets
+    from PIL import Image
+
+    from ..faces.aus import GENERATOR_AUS
+    from ..faces.mesh import NoFaceFound
+    from .widgets import image_to_widget
+
+    aus = tuple(aus or GENERATOR_AUS)
+    pick = widgets.Dropdown(options=list(targets), description="target")
+    toggles = [widgets.ToggleButton(description=f"AU{a}", layout=widgets.Layout(width="64px")) for a in aus]
+    upload = widgets.FileUpload(accept="image/*", multiple=False, description="your photo")
+    use_photo = widgets.Checkbox(value=False, description="use the photo")
+    out = widgets.Output()
+    photo = {}
+
+    def refresh(*_):
+        t_img, t_aus = targets[pick.value]
+        if use_photo.value and "image" in photo:
+            img = photo["image"]
+            try:
+                found, lm = photo_detector.detect_photo(img)
+            except NoFaceFound as e:
+                with out:
+                    out.clear_output(wait=True)
+                    print(e)
+                return
+            player = set(found)
+        else:
+            player = {a for a, t in zip(aus, toggles) if t.value}
+            img, lm = render_player(subject, {a: 3.5 for a in player})
+        fig = game_figure(t_img, t_aus, img, lm, player, max_items=max_items)
+        with out:
+            out.clear_output(wait=True)
+            display(image_to_widget(fig, dpi=90))  # noqa: F821 (IPython's display)
+
+    def on_upload(change):
+        files = upload.value
+        if files:
+            f = files[0] if isinstance(files, (list, tuple)) else list(files.values())[0]
+            content = f["content"] if isinstance(f, dict) else f.content
+            photo["image"] = np.asarray(Image.open(io.BytesIO(bytes(content))).convert("RGB"))
+            use_photo.value = True
+        refresh()
+
+    for w in [pick, use_photo] + toggles:
+        w.observe(refresh, names="value")
+    upload.observe(on_upload, names="value")
+    refresh()
+    rows = [widgets.HBox(toggles[i:i + 10]) for i in range(0, len(toggles), 10)]
+    return widgets.VBox([widgets.HBox([pick, upload, use_photo]), *rows, out])
