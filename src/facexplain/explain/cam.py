@@ -1,0 +1,156 @@
+"""The CAM family behind explain(): CAM from the GAP + linear head, grad-cam's methods, and the layer-attention tap.
+
+"cam"        Zhou et al.'s class activation map, sum_k w_{target,k} F_k at the last stage (signed, not normalised),
+             computed from the linear head's weights (with GAP + linear, GradCAM normalised equals it).
+"gradcam", "gradcam++", "layercam", "xgradcam", "hirescam", "eigencam", "scorecam"
+             pytorch-grad-cam's classes (used as they are: one ClassifierOutputTarget per image); their maps come
+             back ReLU'd, min-max scaled per image and resized to the input.
+"attention"  seed 004's layer attention: channel mean of the layer's features (target ignored).
+All maps are returned at the input's resolution (bilinear upsampling), as a float tensor (N, H, W).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+GRADCAM_CLASSES = {
+    "gradcam": "GradCAM",
+    "gradcam++": "GradCAMPlusPlus",
+    "layercam": "LayerCAM",
+    "xgradcam": "XGradCAM",
+    "hirescam": "HiResCAM",
+    "eigencam": "EigenCAM",
+    "scorecam": "ScoreCAM",
+}
+CAM_METHODS = ("cam", *GRADCAM_CLASSES, "attention")
+
+#: tap names of the book's small ResNets -> the module whose output is that tap
+_MODULE_OF_LAYER = {"stem": "maxpool", "layer1": "layer1", "layer2": "layer2", "layer3": "layer3", "layer4": "layer4"}
+
+
+def _layer_name(layer) -> str:
+    from ..models.fer import LAYERS, layer_index
+    return LAYERS[layer_index(layer)]
+
+
+def _target_module(model: nn.Module, layer) -> nn.Module:
+    """The module whose output grad-cam hooks: a module, a tap name ("layer4") or a submodule path."""
+    if isinstance(layer, nn.Module):
+        return layer
+    name = _MODULE_OF_LAYER.get(layer, layer) if isinstance(layer, str) else _MODULE_OF_LAYER[_layer_name(layer)]
+    try:
+        return model.get_submodule(name)
+    except AttributeError:
+        raise ValueError(f"model has no layer {layer!r}: pass a tap name (stem, layer1..layer4), a submodule path or "
+                         "the module itself") from None
+
+
+def _upsample(maps: torch.Tensor, size) -> torch.Tensor:
+    return F.interpolate(maps[:, None], size=tuple(size), mode="bilinear", align_corners=False)[:, 0]
+
+
+def _features(model: nn.Module, x: torch.Tensor, layer) -> torch.Tensor:
+    if not hasattr(model, "features"):
+        raise ValueError("'cam' and 'attention' need a model with .features(x) -> [stem, layer1..layer4] "
+                         "(facexplain.models.resnet.SmallResNet)")
+    from ..models.fer import layer_index
+    return model.features(x)[layer_index(layer)]
+
+
+@torch.no_grad()
+def _cam(model, x, target, layer) -> torch.Tensor:
+    if _layer_name(layer) != "layer4":
+        raise ValueError(f"'cam' weighs the last stage's maps by the linear head, so layer must be 'layer4'; got "
+                         f"{layer!r} (use 'gradcam' for other layers)")
+    if not isinstance(getattr(model, "fc", None), nn.Linear):
+        raise ValueError("'cam' needs a GAP + linear head (model.fc an nn.Linear)")
+    feats = _features(model, x, layer)
+    w = model.fc.weight[target]                       # (N, C)
+    return torch.einsum("nc,nchw->nhw", w, feats)
+
+
+@torch.no_grad()
+def _attention(model, x, layer) -> torch.Tensor:
+    return _features(model, x, layer).mean(dim=1)
+
+
+@contextmanager
+def _quiet_scorecam():
+    """grad-cam's ScoreCAM draws a tqdm bar per image; swap its module's tqdm for a silent one meanwhile."""
+    from pytorch_grad_cam import score_cam
+
+    class _Silent:
+        @staticmethod
+        def tqdm(iterable, *args, **kwargs):
+            return iterable
+
+    saved = score_cam.tqdm
+    score_cam.tqdm = _Silent
+    try:
+        yield
+    finally:
+        score_cam.tqdm = saved
+
+
+def _gradcam(model, x, target, method, layer, aug_smooth=False, eigen_smooth=False,
+             scorecam_batch_size: int = 64) -> torch.Tensor:
+    import pytorch_grad_cam
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    cls = getattr(pytorch_grad_cam, GRADCAM_CLASSES[method])
+    targets = [ClassifierOutputTarget(int(t)) for t in target]
+    was_training = model.training
+    with cls(model=model, target_layers=[_target_module(model, layer)]) as cam:
+        if method == "scorecam":
+            cam.batch_size = int(scorecam_batch_size)
+            with _quiet_scorecam():
+                maps = cam(input_tensor=x, targets=targets, aug_smooth=aug_smooth, eigen_smooth=eigen_smooth)
+        else:
+            maps = cam(input_tensor=x, targets=targets, aug_smooth=aug_smooth, eigen_smooth=eigen_smooth)
+    model.train(was_training)
+    return torch.as_tensor(np.asarray(maps, dtype=np.float32))
+
+
+def explain_cam(model: nn.Module, x: torch.Tensor, target: torch.Tensor, method: str = "gradcam", layer="layer4",
+                batch_size: int = 64, **options) -> torch.Tensor:
+    """Maps (N, H, W) at x's resolution for `method` at `layer` (tap name, index 0-4 or, for grad-cam, a module).
+
+    options go to grad-cam (aug_smooth, eigen_smooth, scorecam_batch_size). Images are processed `batch_size` at a
+    time; the model is left in the mode it came in (grad-cam evaluates in eval mode)."""
+    if method not in CAM_METHODS:
+        raise ValueError(f"unknown CAM method {method!r}: expected one of {CAM_METHODS}")
+    if x.ndim != 4:
+        raise ValueError(f"x must be a batch (N, C, H, W); got shape {tuple(x.shape)}")
+    target = torch.as_tensor(target, dtype=torch.long).reshape(-1)
+    if len(target) != len(x):
+        raise ValueError(f"need one target per image: {len(target)} targets for {len(x)} images")
+    unknown = set(options) - {"aug_smooth", "eigen_smooth", "scorecam_batch_size"}
+    if unknown:
+        raise ValueError(f"unknown options {sorted(unknown)} for {method!r}: use aug_smooth, eigen_smooth, "
+                         "scorecam_batch_size")
+    device = next(model.parameters()).device
+    size = x.shape[-2:]
+    out = []
+    was_training = model.training
+    model.eval()
+    try:
+        for i in range(0, len(x), int(batch_size)):
+            xb, tb = x[i:i + batch_size].to(device), target[i:i + batch_size].to(device)
+            if method == "cam":
+                m = _upsample(_cam(model, xb, tb, layer), size)
+            elif method == "attention":
+                m = _upsample(_attention(model, xb, layer), size)
+            else:
+                m = _gradcam(model, xb, tb.cpu(), method, layer, **options)
+            out.append(m.float().cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(out)
+
+
+__all__ = ["CAM_METHODS", "GRADCAM_CLASSES", "explain_cam"]

@@ -1,0 +1,221 @@
+"""Seed 004's interpretable FER model: a small ResNet emotion classifier whose layer attention is aligned with AU maps.
+
+The attention of layer l is the channel mean of its features, T_l = mean_j F_l[j]. Training minimises
+cross-entropy + lambda * (1 - cos(T_l, A)), A the face's AU map shrunk to T_l's size; faces without a map
+(neutral) only contribute the cross-entropy. lambda = 0 is the plain classifier ("w/o AU").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..faces import EMOTIONS_WITH_NEUTRAL
+from .resnet import SmallResNet, small_resnet18
+
+#: Names of the tap points: the stem and the four residual stages of the small ResNet.
+LAYERS = ("stem", "layer1", "layer2", "layer3", "layer4")
+#: Grey-level normalisation of the inputs (uint8 / 255 - MEAN) / STD.
+MEAN, STD = 0.5, 0.25
+
+
+def layer_index(layer) -> int:
+    """Index into model.features(x) of a layer name ("stem", "layer1".."layer4") or index 0..4."""
+    if isinstance(layer, (int, np.integer)) and 0 <= int(layer) < len(LAYERS):
+        return int(layer)
+    if layer in LAYERS:
+        return LAYERS.index(layer)
+    raise ValueError(f"unknown layer {layer!r}: use one of {LAYERS} (or their index 0-4)")
+
+
+def fer_model(num_classes: int = len(EMOTIONS_WITH_NEUTRAL), widths=(16, 32, 64, 128)) -> SmallResNet:
+    """The emotion classifier: the book's parameter-reduced ResNet-18 (GAP + linear head) with `num_classes` logits."""
+    return small_resnet18(num_classes, widths=widths)
+
+
+def to_input(images) -> torch.Tensor:
+    """uint8 grey faces (N, H, W) -> normalised float tensor (N, 1, H, W)."""
+    x = torch.as_tensor(np.asarray(images), dtype=torch.float32)
+    if x.ndim != 3:
+        raise ValueError(f"images must be grey (N, H, W); got shape {tuple(x.shape)}")
+    return ((x / 255.0 - MEAN) / STD)[:, None]
+
+
+def logits_and_features(model: SmallResNet, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """One pass giving the logits and the stage outputs [stem, layer1..layer4] (same logits as model(x))."""
+    feats = model.features(x)
+    logits = model.fc(torch.flatten(model.avgpool(feats[-1]), 1))
+    return logits, feats
+
+
+def attention(model: SmallResNet, x: torch.Tensor, layer="layer4", size: tuple[int, int] | None = None) -> torch.Tensor:
+    """Layer attention T_l = channel mean of layer l's features, (N, h, w); bilinearly resized to `size` if given."""
+    t = model.features(x)[layer_index(layer)].mean(dim=1)
+    if size is not None:
+        t = F.interpolate(t[:, None], size=tuple(size), mode="bilinear", align_corners=False)[:, 0]
+    return t
+
+
+def shrink_maps(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """AU maps (N, H, W) averaged down to an attention map's size (area interpolation keeps small blobs)."""
+    return F.adaptive_avg_pool2d(maps[:, None], tuple(size))[:, 0]
+
+
+def alignment_cosine(att: torch.Tensor, maps: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Per-face cosine R(T_l, A) between attention maps and AU maps of the same size, (N,)."""
+    a, m = att.flatten(1), maps.flatten(1)
+    return (a * m).sum(1) / (a.norm(dim=1) * m.norm(dim=1) + eps)
+
+
+def au_loss(model: SmallResNet, x: torch.Tensor, y: torch.Tensor, maps: torch.Tensor, lam: float = 0.0,
+            layer="layer4") -> torch.Tensor:
+    """Cross-entropy + lam * (1 - cos(T_l, A)), the alignment term averaged over the faces that have an AU map."""
+    logits, feats = logits_and_features(model, x)
+    loss = F.cross_entropy(logits, y)
+    if lam:
+        att = feats[layer_index(layer)].mean(dim=1)
+        with_map = maps.flatten(1).amax(1) > 0
+        if with_map.any():
+            target = shrink_maps(maps[with_map], att.shape[-2:])
+            loss = loss + lam * (1.0 - alignment_cosine(att[with_map], target)).mean()
+    return loss
+
+
+@dataclass
+class FERData:
+    """A train/test split ready for training: normalised inputs, class indices, AU maps (zeros = no map)."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    maps_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    maps_test: torch.Tensor
+    classes: tuple[str, ...]
+    images_test: np.ndarray
+    key: dict = field(default_factory=dict)   # what the data depend on (goes into the model cache key)
+
+    @property
+    def labels_test(self) -> np.ndarray:
+        return np.asarray(self.classes, dtype=object)[self.y_test.numpy()]
+
+
+def fer_data(train, test, codebook: str = "seed004", classes=EMOTIONS_WITH_NEUTRAL, key: dict | None = None) -> FERData:
+    """FERData from two FaceDatasets with landmarks; faces whose emotion is not in `classes` are dropped."""
+    from .au_maps import au_maps
+
+    def part(ds):
+        keep = np.isin(ds.emotion.astype(str), list(classes))
+        ds = ds.subset(np.flatnonzero(keep))
+        if len(ds) == 0:
+            raise ValueError(f"no faces with an emotion in {classes} in dataset {ds.name!r}")
+        y = torch.as_tensor([classes.index(e) for e in ds.emotion], dtype=torch.long)
+        maps = au_maps(ds.landmarks, ds.emotion, codebook, ds.images.shape[1:])
+        return to_input(ds.images), y, torch.as_tensor(maps), ds.images
+
+    xtr, ytr, mtr, _ = part(train)
+    xte, yte, mte, imgs = part(test)
+    return FERData(xtr, ytr, mtr, xte, yte, mte, tuple(classes), imgs, dict(key or {}, codebook=codebook,
+                                                                             classes=list(classes)))
+
+
+def load_fer_data(dataset: str = "synthetic", data_dir=None, n_faces: int = 600, seed: int = 0,
+                  image_size: int = 112, codebook: str = "seed004", test_fraction: float = 0.25,
+                  detect_landmarks: bool = True) -> FERData:
+    """The chapter's data: generated faces split by subject, or a real set's own train/test split.
+
+    Real sets need landmarks: AffectNet ships 68; RAF-DB has none, so MediaPipe Face Mesh is run on every face
+    (detect_landmarks=True; cached) or a ValueError says so. n_faces caps each real split (None = all)."""
+    from ..data import load_dataset
+    from ..data.splits import subject_split
+    from .au_maps import ensure_landmarks
+
+    name = str(dataset).lower().replace("-", "")
+    if name == "synthetic":
+        if data_dir is not None:
+            raise ValueError("the synthetic dataset is generated: leave data_dir=None")
+        ds = load_dataset("synthetic", n=int(n_faces), seed=int(seed), image_size=int(image_size))
+        tr, te = subject_split(ds.subject, test_fraction=test_fraction, seed=seed)
+        key = dict(dataset="synthetic", n=int(n_faces), seed=int(seed), image_size=int(image_size),
+                   generator=ds.info.get("generator"), test_fraction=float(test_fraction))
+        return fer_data(ds.subset(tr), ds.subset(te), codebook, key=key)
+    if name not in ("rafdb", "affectnet"):
+        raise ValueError(f"dataset {dataset!r} is not a FER set this chapter reads: use 'synthetic', 'rafdb' or "
+                         "'affectnet'")
+    opts = dict(image_size=int(image_size), max_items=None if n_faces is None else int(n_faces))
+    train = ensure_landmarks(load_dataset(name, data_dir, split="train", **opts), detect=detect_landmarks)
+    test = ensure_landmarks(load_dataset(name, data_dir, split="test", **opts), detect=detect_landmarks)
+    key = dict(dataset=name, data_dir=str(data_dir), n=n_faces, image_size=int(image_size),
+               n_train=len(train), n_test=len(test))
+    return fer_data(train, test, codebook, key=key)
+
+
+def train_fer(data: FERData, lam: float = 0.0, layer="layer4", epochs: int = 10, seed: int = 0,
+              batch_size: int = 32, lr: float = 2e-3, weight_decay: float = 1e-4, widths=(16, 32, 64, 128),
+              device: str = "cpu", progress: bool = False, cache: bool = True) -> SmallResNet:
+    """Train (or load from the model cache) the classifier with alignment weight `lam` at `layer`."""
+    from ..config import seed_everything
+    from ..train import cached_model, fit
+
+    if lam < 0:
+        raise ValueError(f"lam must be >= 0 (0 = no AU alignment); got {lam}")
+    if int(epochs) < 1:
+        raise ValueError(f"epochs must be at least 1; got {epochs}")
+    layer = LAYERS[layer_index(layer)]
+    config = dict(kind="fer-au-v1", data=data.key, n_train=len(data.y_train), lam=float(lam), layer=layer,
+                  epochs=int(epochs), seed=int(seed), batch_size=int(batch_size), lr=float(lr),
+                  weight_decay=float(weight_decay), widths=list(widths))
+
+    def make():
+        seed_everything(seed)
+        return fer_model(len(data.classes), widths)
+
+    def train(model):
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+        sched_steps = int(epochs)
+
+        def loss_fn(m, xb, yb, mb):
+            return au_loss(m, xb, yb, mb, lam=lam, layer=layer)
+
+        # one-cycle-free, simple schedule: train `epochs` epochs, halving the rate for the last third
+        first = max(1, (2 * sched_steps) // 3)
+        fit(model, data.x_train, data.y_train, loss_fn, opt, first, batch_size, seed, device, progress,
+            extra=data.maps_train)
+        if sched_steps > first:
+            for g in opt.param_groups:
+                g["lr"] = lr / 4
+            fit(model, data.x_train, data.y_train, loss_fn, opt, sched_steps - first, batch_size, seed + 1,
+                device, progress, extra=data.maps_train)
+
+    if not cache:
+        model = make()
+        train(model)
+        return model.eval().cpu()
+    return cached_model("fer_au", config, make, train).cpu()
+
+
+@torch.no_grad()
+def evaluate_fer(model: SmallResNet, data: FERData, layer="layer4", batch_size: int = 128) -> dict:
+    """Test accuracy and ATT-COS (attention upsampled to image size vs AU map, per class then over classes)."""
+    from ..metrics.maps import class_average, map_cosine
+    from ..train import predict
+
+    model.eval()
+    pred = predict(model, data.x_test, batch_size).argmax(1)
+    acc = float((pred == data.y_test).float().mean())
+    att = torch.cat([attention(model, data.x_test[i:i + batch_size], layer, data.x_test.shape[-2:])
+                     for i in range(0, len(data.x_test), batch_size)])
+    with_map = data.maps_test.flatten(1).amax(1) > 0
+    cos = np.full(len(att), np.nan)
+    cos[with_map.numpy()] = map_cosine(att[with_map], data.maps_test[with_map], zero_saliency="zero")
+    att_cos, per_class = class_average(cos, data.labels_test)
+    return dict(accuracy=acc, att_cos=att_cos, att_cos_per_class=per_class, predictions=pred.numpy(),
+                att_cos_per_face=cos)
+
+
+__all__ = ["LAYERS", "FERData", "alignment_cosine", "attention", "au_loss", "evaluate_fer", "fer_data", "fer_model",
+           "layer_index", "load_fer_data", "logits_and_features", "shrink_maps", "to_input", "train_fer"]
