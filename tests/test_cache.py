@@ -77,8 +77,6 @@ def test_config_hash_is_the_same_in_another_process():
     assert outs == {cache.config_hash({"a": "x", "b": [1, 2], "c": None})}
 
 
-@pytest.mark.xfail(reason="config_hash serialises numpy integers with str(): np.int64(3) and 3 get different "
-                          "keys (a cache miss, not wrong data); reported to the cache owner", strict=False)
 def test_config_hash_numpy_scalars_match_python_numbers():
     assert cache.config_hash({"n": np.int64(3)}) == cache.config_hash({"n": 3})
 

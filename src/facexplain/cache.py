@@ -28,9 +28,18 @@ def cache_dir() -> Path:
     return path
 
 
+def _plain(value):
+    """JSON stand-in for values json cannot write: numpy scalars/arrays as Python numbers/lists, else str."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
 def config_hash(config: dict) -> str:
     """Stable short hash of a JSON-able config (keys sorted)."""
-    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    blob = json.dumps(config, sort_keys=True, default=_plain).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
