@@ -1,0 +1,426 @@
+"""Emotion x AU matrices from many sources on one axis, and how much they agree (the codebooks chapter).
+
+Every source becomes a DataFrame with the six emotions as rows (EMOTIONS order) and 'AU<n>' columns on a common
+AU axis (default: the generator's AUs), values in [0, 1]:
+
+- codebooks ("emfacs", "seed004", "seed004_code"): 1 where the codebook lists the AU for the emotion, else 0;
+- data-derived occurrences: the share of an emotion's faces (or Face Game tries) in which the AU shows
+  (generator ground truth, the geometric AU detector, the players of the simulated Face Game study);
+- what a trained emotion classifier looks at: per face, the share of positive relevance/attention inside each AU
+  region (optionally divided by the region's share of the image), averaged over the faces of an emotion, scaled
+  so that each emotion's largest AU is 1.
+
+Agreement between two matrices is measured over their common cells: Pearson and Spearman correlation, cosine,
+and the Jaccard index of the binarised matrices (value >= threshold), overall and per emotion.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from .faces.aus import GENERATOR_AUS, au_number
+from .faces.codebooks import CODEBOOKS, EMOTIONS, codebook_matrix
+
+#: Display names of the sources the chapter compares (keys are the short names used in tables).
+LABELS: dict[str, str] = {
+    "emfacs": "EMFACS prototypes",
+    "seed004": "seed 004 (figure)",
+    "seed004_code": "seed 004 (code)",
+    "generator": "generator truth",
+    "geometric": "geometric detector",
+    "game": "Face Game players",
+    "classifier": "classifier",
+}
+
+
+# --- one axis ----------------------------------------------------------------------------------------------------
+
+def au_axis(aus=None) -> tuple[int, ...]:
+    """The common AU axis as AU numbers (default: the generator's AUs, which every source can fill)."""
+    if aus is None:
+        return tuple(GENERATOR_AUS)
+    out = tuple(au_number(a) for a in aus)
+    if not out or len(set(out)) != len(out):
+        raise ValueError(f"the AU axis must be a non-empty list of distinct AUs; got {list(aus)}")
+    return out
+
+
+def _col_au(c) -> int:
+    return au_number(c if not isinstance(c, str) or c.upper().startswith("AU") else f"AU{c}")
+
+
+def align(matrix: pd.DataFrame, aus=None, emotions=EMOTIONS, fill: float = 0.0,
+          drop_extra: bool = False) -> pd.DataFrame:
+    """The matrix with rows in `emotions` order and columns 'AU<n>' on the axis `aus` (float).
+
+    Axis AUs the matrix lacks get `fill` (a codebook that does not list an AU says it is absent). AUs the matrix
+    has beyond the axis raise a ValueError unless drop_extra=True; a missing emotion always raises."""
+    if not isinstance(matrix, pd.DataFrame):
+        raise ValueError(f"matrix must be a pandas DataFrame (emotions x AUs); got {type(matrix).__name__}")
+    aus = au_axis(aus)
+    m = matrix.copy()
+    m.columns = [f"AU{_col_au(c)}" for c in m.columns]
+    m.index = [str(i) for i in m.index]
+    missing = [e for e in emotions if e not in m.index]
+    if missing:
+        raise ValueError(f"matrix has no row for {missing}: every source needs a row per emotion {list(emotions)}")
+    cols = [f"AU{a}" for a in aus]
+    extra = [c for c in m.columns if c not in cols]
+    if extra and not drop_extra:
+        raise ValueError(f"matrix has AUs {extra} outside the axis {cols}: widen the axis or pass drop_extra=True")
+    out = m.reindex(index=list(emotions), columns=cols).astype(float)
+    present = [c for c in cols if c in m.columns]
+    out[[c for c in cols if c not in present]] = float(fill)
+    return out
+
+
+# --- sources -----------------------------------------------------------------------------------------------------
+
+def codebook_source(name: str, aus=None) -> pd.DataFrame:
+    """A codebook ("emfacs", "seed004", "seed004_code") as a 0/1 matrix on the axis."""
+    if name not in CODEBOOKS:
+        raise ValueError(f"unknown codebook {name!r}: expected one of {sorted(CODEBOOKS)}")
+    return align(codebook_matrix(name, au_axis(aus)), aus)
+
+
+def occurrence_matrix(present, emotions, aus, emotion_order=EMOTIONS) -> pd.DataFrame:
+    """Share of faces per emotion in which each AU is present: present (N, len(aus)) 0/1, emotions (N,)."""
+    aus = au_axis(aus)
+    x = np.asarray(present, dtype=np.float64)
+    emo = np.asarray(emotions).astype(str)
+    if x.ndim != 2 or x.shape != (len(emo), len(aus)):
+        raise ValueError(f"present must be (N, {len(aus)}) for N={len(emo)} emotions; got shape {x.shape}")
+    rows = []
+    for e in emotion_order:
+        sel = emo == e
+        if not sel.any():
+            raise ValueError(f"no face of emotion {e!r}: generate more faces (every emotion needs at least one)")
+        rows.append(x[sel].mean(0))
+    return pd.DataFrame(rows, index=list(emotion_order), columns=[f"AU{a}" for a in aus])
+
+
+def generator_matrix(dataset, aus=None) -> pd.DataFrame:
+    """AU occurrence per emotion in the dataset's ground truth (what the generator actually drew)."""
+    aus = au_axis(aus)
+    return occurrence_matrix(dataset.au_present(aus), dataset.emotion, aus)
+
+
+def detector_matrix(detector, dataset, neutral="subject", aus=None) -> pd.DataFrame:
+    """AU occurrence per emotion as the geometric detector reads the faces' landmarks (neutral: "subject" = each
+    generated subject's own neutral face as the reference, "template", or an array of reference landmarks)."""
+    from .models.geometric_au import reference_for
+
+    aus = au_axis(aus)
+    unknown = [a for a in aus if a not in detector.aus]
+    if unknown:
+        raise ValueError(f"the detector does not read AUs {unknown}: use an axis within {list(detector.aus)}")
+    ref = reference_for(dataset, neutral) if isinstance(neutral, str) else neutral
+    present, _ = detector.predict(dataset.landmarks, ref)
+    cols = [list(detector.aus).index(a) for a in aus]
+    return occurrence_matrix(present[:, cols], dataset.emotion, aus)
+
+
+def game_matrix(study: pd.DataFrame, threshold: float = 0.33, emotion_of: dict | None = None,
+                aus=None) -> pd.DataFrame:
+    """The Face Game's data-derived matrix (seed 002, Fig. 3): AU occurrence on the players over the tries with
+    score >= threshold, per target emotion (computed by facexplain.game)."""
+    from .game import au_emotion_occurrence
+
+    aus = au_axis(aus)
+    occ = au_emotion_occurrence(study, threshold, aus=aus, emotion_of=emotion_of)
+    empty = occ.index[occ.isna().all(1)].tolist()
+    if empty:
+        raise ValueError(f"no try of {empty} reached score >= {threshold}: lower the threshold or play more games")
+    return align(occ, aus)
+
+
+# --- what the classifier looks at ----------------------------------------------------------------------------------
+
+def region_masks(landmarks, aus=None, shape=(112, 112), level: float = 0.5) -> np.ndarray:
+    """Where each AU acts on each face, from its landmarks: seed 004's AU map of that AU alone, >= level.
+    Returns bool (N, len(aus), H, W)."""
+    from .faces.regions import au_map
+
+    aus = au_axis(aus)
+    lm = np.asarray(landmarks, np.float32)
+    if lm.ndim != 3 or lm.shape[-1] != 2:
+        raise ValueError(f"landmarks must be (N, 468|68, 2); got shape {lm.shape}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1); got {level}")
+    out = np.zeros((len(lm), len(aus), *shape), bool)
+    for i, p in enumerate(lm):
+        for j, a in enumerate(aus):
+            out[i, j] = au_map(p, (a,), shape) >= level
+    return out
+
+
+def truth_masks(dataset, aus=None) -> np.ndarray:
+    """Ground-truth AU regions of generated faces, bool (N, len(aus), H, W); empty where the AU is not active."""
+    aus = au_axis(aus)
+    if dataset.region_bits is None:
+        raise ValueError(f"dataset {dataset.name!r} has no ground-truth regions: use regions='landmarks'")
+    bits = np.asarray(dataset.region_bits)
+    ks = [dataset.au_column(a) for a in aus]
+    return np.stack([(bits >> np.uint32(k)) & np.uint32(1) == 1 for k in ks], 1)
+
+
+def region_mass(maps, masks, density: bool = True) -> np.ndarray:
+    """Per face and region, the share of positive relevance inside the region (mu), divided by the region's share
+    of the image when density=True (mu_w: 1 = as much as a uniform map gives). NaN where a region is empty or a
+    map has no positive relevance. maps (N, H, W), masks (N, R, H, W) bool -> (N, R)."""
+    r = np.clip(np.asarray(maps, np.float64), 0, None)
+    m = np.asarray(masks, bool)
+    if r.ndim != 3 or m.ndim != 4 or m.shape[0] != r.shape[0] or m.shape[2:] != r.shape[1:]:
+        raise ValueError(f"maps must be (N, H, W) and masks (N, R, H, W) of the same N, H, W; got {r.shape} and "
+                         f"{m.shape}")
+    total = r.sum((1, 2))
+    inside = np.einsum("nhw,nrhw->nr", r, m.astype(np.float64))
+    area = m.mean((2, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mu = inside / total[:, None]
+        mu[(total <= 0)] = np.nan
+        mu[area == 0] = np.nan
+        if density:
+            mu = mu / area
+    return mu
+
+
+def attribution_matrix(mass, emotions, aus=None, contrast: bool = False,
+                       emotion_order=EMOTIONS) -> pd.DataFrame:
+    """Emotion x AU matrix from per-face region masses (N, len(aus)): mean over each emotion's faces, then (if
+    contrast) minus the mean over the emotions (what is specific to an emotion), cut at 0, and each row divided by
+    its maximum, so every emotion's most-attended AU region is 1."""
+    aus = au_axis(aus)
+    mass = np.asarray(mass, np.float64)
+    emo = np.asarray(emotions).astype(str)
+    if mass.shape != (len(emo), len(aus)):
+        raise ValueError(f"mass must be (N, {len(aus)}) for N={len(emo)} emotions; got shape {mass.shape}")
+    rows = []
+    for e in emotion_order:
+        sel = emo == e
+        if not sel.any():
+            raise ValueError(f"no face of emotion {e!r} to average over")
+        with np.errstate(invalid="ignore"):
+            rows.append(np.nanmean(np.where(np.isfinite(mass[sel]), mass[sel], np.nan), 0)
+                        if np.isfinite(mass[sel]).any() else np.full(len(aus), np.nan))
+    m = np.nan_to_num(np.array(rows), nan=0.0)
+    if contrast:
+        m = np.clip(m - m.mean(0, keepdims=True), 0, None)
+    peak = m.max(1, keepdims=True)
+    m = np.divide(m, peak, out=np.zeros_like(m), where=peak > 0)
+    return pd.DataFrame(m, index=list(emotion_order), columns=[f"AU{a}" for a in aus])
+
+
+def explanation_maps(model, x, target, method: str = "lrp.epsilon_plus_flat", batch_size: int = 64,
+                     **options) -> np.ndarray:
+    """explain(model, x, target, method) in batches -> numpy (N, H, W)."""
+    import torch
+
+    from .explain import explain
+
+    target = torch.as_tensor(target, dtype=torch.long)
+    model.eval()
+    out = [explain(model, x[i:i + batch_size], target[i:i + batch_size], method=method, **options).detach().cpu()
+           for i in range(0, len(x), batch_size)]
+    return torch.cat(out).numpy()
+
+
+def classifier_matrix(model, faces, classes, method: str = "lrp.epsilon_plus_flat", regions: str = "landmarks",
+                      aus=None, density: bool = True, contrast: bool = False, level: float = 0.5,
+                      batch_size: int = 64, **options) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What a trained emotion classifier looks at, per emotion and AU region.
+
+    faces: a FaceDataset (images, landmarks, emotions); every face of the six emotions is explained for its true
+    class with `method` (any explain() method: LRP composites, "attention", "gradcam", ...). regions:
+    "landmarks" (each AU's seed 004 map on every face) or "truth" (the generator's regions, on faces where the AU
+    is active). Returns (matrix, per-face table: emotion, AU, mass)."""
+    from .models.fer import to_input
+
+    aus = au_axis(aus)
+    if regions not in ("landmarks", "truth"):
+        raise ValueError(f"regions must be 'landmarks' or 'truth'; got {regions!r}")
+    emo = np.asarray(faces.emotion).astype(str)
+    keep = np.flatnonzero(np.isin(emo, list(EMOTIONS)))
+    faces = faces.subset(keep)
+    emo = emo[keep]
+    unknown = sorted(set(emo) - set(classes))
+    if unknown:
+        raise ValueError(f"the classifier has no class for {unknown}: its classes are {list(classes)}")
+    target = [list(classes).index(e) for e in emo]
+    maps = explanation_maps(model, to_input(faces.images), target, method, batch_size, **options)
+    shape = tuple(faces.images.shape[1:])
+    masks = region_masks(faces.landmarks, aus, shape, level) if regions == "landmarks" else truth_masks(faces, aus)
+    mass = region_mass(maps, masks, density=density)
+    per_face = pd.DataFrame(mass, columns=[f"AU{a}" for a in aus])
+    per_face.insert(0, "emotion", emo)
+    return attribution_matrix(mass, emo, aus, contrast=contrast), per_face
+
+
+# --- agreement ---------------------------------------------------------------------------------------------------
+
+def _pair(a: pd.DataFrame, b: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    if list(a.index) != list(b.index) or list(a.columns) != list(b.columns):
+        raise ValueError("matrices must share rows and columns: align() both onto the same axis first")
+    x, y = a.to_numpy(float).ravel(), b.to_numpy(float).ravel()
+    ok = np.isfinite(x) & np.isfinite(y)
+    return x[ok], y[ok]
+
+
+def _corr(x, y, kind: str) -> float:
+    from scipy.stats import pearsonr, spearmanr
+
+    if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    f = pearsonr if kind == "pearson" else spearmanr
+    return float(f(x, y)[0])
+
+
+def agreement(a: pd.DataFrame, b: pd.DataFrame, threshold: float = 0.5) -> dict:
+    """How much two aligned matrices agree over their cells: Pearson, Spearman, cosine, and Jaccard of the cells
+    >= threshold (1 when both binarised matrices are empty); also the number of cells and mean |a - b|."""
+    x, y = _pair(a, b)
+    bx, by = x >= threshold, y >= threshold
+    union = int((bx | by).sum())
+    nx, ny = np.linalg.norm(x), np.linalg.norm(y)
+    return dict(pearson=_corr(x, y, "pearson"), spearman=_corr(x, y, "spearman"),
+                cosine=float(x @ y / (nx * ny)) if nx > 0 and ny > 0 else float("nan"),
+                jaccard=float((bx & by).sum() / union) if union else 1.0,
+                mean_abs_diff=float(np.abs(x - y).mean()) if len(x) else float("nan"), n_cells=int(len(x)))
+
+
+def agreement_table(matrices: dict[str, pd.DataFrame], threshold: float = 0.5, digits: int | None = 4,
+                    self_pairs: bool = False) -> pd.DataFrame:
+    """One row per pair of sources (in the dict's order): source_a, source_b, pearson, spearman, cosine, jaccard,
+    mean_abs_diff, n_cells; floats rounded to `digits`."""
+    names = list(matrices)
+    if len(names) < 2 and not self_pairs:
+        raise ValueError("agreement_table needs at least two matrices")
+    pairs = [(n, n) for n in names] if self_pairs else []
+    rows = [dict(source_a=p, source_b=q, **agreement(matrices[p], matrices[q], threshold))
+            for p, q in pairs + list(combinations(names, 2))]
+    out = pd.DataFrame(rows)
+    return out.round(digits) if digits is not None else out
+
+
+def per_emotion_agreement(matrices: dict[str, pd.DataFrame], threshold: float = 0.5,
+                          digits: int | None = 4) -> pd.DataFrame:
+    """Agreement row by row (per emotion) for every pair: source_a, source_b, emotion, pearson, jaccard."""
+    rows = []
+    for p, q in combinations(list(matrices), 2):
+        a, b = matrices[p], matrices[q]
+        _pair(a, b)
+        for e in a.index:
+            g = agreement(a.loc[[e]], b.loc[[e]], threshold)
+            rows.append(dict(source_a=p, source_b=q, emotion=e, pearson=g["pearson"], jaccard=g["jaccard"]))
+    out = pd.DataFrame(rows)
+    return out.round(digits) if digits is not None else out
+
+
+def agreement_matrix(table: pd.DataFrame, metric: str = "pearson") -> pd.DataFrame:
+    """The pairwise table as a symmetric source x source matrix of one metric (1 on the diagonal)."""
+    if metric not in table.columns:
+        raise ValueError(f"unknown metric {metric!r}: the table has {list(table.columns[2:])}")
+    names = list(dict.fromkeys(list(table.source_a) + list(table.source_b)))
+    m = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
+    for r in table.itertuples():
+        m.loc[r.source_a, r.source_b] = m.loc[r.source_b, r.source_a] = getattr(r, metric)
+    return m
+
+
+def long_table(matrices: dict[str, pd.DataFrame], digits: int | None = 4) -> pd.DataFrame:
+    """All matrices as tidy rows: source, emotion, au, value."""
+    parts = []
+    for name, m in matrices.items():
+        t = m.copy()
+        t.index.name = "emotion"
+        t = t.reset_index().melt(id_vars="emotion", var_name="au", value_name="value")
+        t.insert(0, "source", name)
+        parts.append(t)
+    out = pd.concat(parts, ignore_index=True)
+    return out.round(digits) if digits is not None else out
+
+
+def difference(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """a - b cell by cell (same rows and columns)."""
+    _pair(a, b)
+    return a - b
+
+
+# --- figures and the widget ----------------------------------------------------------------------------------------
+
+def _label(name: str) -> str:
+    return LABELS.get(name, name)
+
+
+def matrices_figure(matrices: dict[str, pd.DataFrame], ncols: int = 2, size=(4.6, 2.1)):
+    """The matrices side by side as seaborn heatmaps on one 0-1 colour scale."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    names = list(matrices)
+    nrows = int(np.ceil(len(names) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), squeeze=False)
+    for ax, name in zip(axes.ravel(), names):
+        m = matrices[name]
+        sns.heatmap(m, ax=ax, vmin=0, vmax=1, cmap="rocket_r", cbar=False, linewidths=0.3, linecolor="white")
+        ax.set_title(_label(name), fontsize=9)
+        ax.set_xticks(np.arange(m.shape[1]) + 0.5, [c[2:] for c in m.columns], fontsize=6, rotation=0)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.set_xlabel("AU", fontsize=7)
+    for ax in axes.ravel()[len(names):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def agreement_figure(table: pd.DataFrame, metric: str = "pearson", size=(5.6, 4.4)):
+    """Heatmap of one agreement metric between every pair of sources."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    m = agreement_matrix(table, metric)
+    m.index = m.columns = [_label(n) for n in m.index]
+    fig, ax = plt.subplots(figsize=size)
+    sns.heatmap(m, ax=ax, vmin=-1 if metric in ("pearson", "spearman") else 0, vmax=1, cmap="vlag" if metric in (
+        "pearson", "spearman") else "rocket_r", annot=True, fmt=".2f", annot_kws={"fontsize": 7}, cbar=False,
+        square=True)
+    ax.tick_params(labelsize=7)
+    ax.set_title(f"agreement between sources: {metric}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def difference_figure(a: pd.DataFrame, b: pd.DataFrame, name_a: str, name_b: str, threshold: float = 0.5,
+                      size=(6.4, 2.3)):
+    """Heatmap of a - b (red: only in a, blue: only in b) with the pair's agreement in the title."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    d = difference(a, b)
+    g = agreement(a, b, threshold)
+    fig, ax = plt.subplots(figsize=size)
+    sns.heatmap(d, ax=ax, vmin=-1, vmax=1, cmap="vlag", center=0, cbar=True, linewidths=0.3, linecolor="white")
+    ax.set_xticks(np.arange(d.shape[1]) + 0.5, [c[2:] for c in d.columns], fontsize=6, rotation=0)
+    ax.tick_params(axis="y", labelsize=7)
+    ax.set_xlabel("AU", fontsize=7)
+    fmt = lambda v: "n/a" if not np.isfinite(v) else f"{v:.2f}"  # noqa: E731
+    ax.set_title(f"{_label(name_a)} − {_label(name_b)}:  r={fmt(g['pearson'])}, Jaccard={fmt(g['jaccard'])}",
+                 fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def difference_browser(matrices: dict[str, pd.DataFrame], threshold: float = 0.5, dpi: int = 60):
+    """Kernel-free widget: two dropdowns (source A, source B) -> the precomputed heatmap of A - B."""
+    from .viz.widgets import browser
+
+    names = list(matrices)
+    labels = [_label(n) for n in names]
+    views = {(labels[i], labels[j]): difference_figure(matrices[p], matrices[q], p, q, threshold)
+             for i, p in enumerate(names) for j, q in enumerate(names)}
+    # B starts one source later, so the widget opens on a real difference (A = first source, B = second)
+    return browser(views, {"A": labels, "B": labels[1:] + labels[:1]}, dpi=dpi,
+                   title="difference A − B (red: more in A, blue: more in B)")
