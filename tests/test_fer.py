@@ -1,0 +1,133 @@
+"""Seed 004's FER model: AU maps from emotion + landmarks + codebook, the alignment loss, its effect, the cache."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from facexplain.data import load_dataset
+from facexplain.faces import au_map, codebook
+from facexplain.models.au_maps import au_maps, ensure_landmarks, has_map
+from facexplain.models.fer import (alignment_cosine, attention, au_loss, evaluate_fer, fer_data, fer_model,
+                                   layer_index, load_fer_data, shrink_maps, to_input, train_fer)
+
+
+@pytest.fixture(scope="module")
+def faces():
+    return load_dataset("synthetic", n=40, seed=5, image_size=64)
+
+
+def test_au_maps_follow_codebook_and_leave_neutral_empty(faces):
+    maps = au_maps(faces.landmarks, faces.emotion, "seed004", (64, 64))
+    assert maps.shape == (40, 64, 64) and maps.dtype == np.float32
+    assert maps.min() >= 0 and maps.max() <= 1
+    neutral = faces.emotion == "neutral"
+    assert neutral.any() and (~neutral).any()
+    assert np.array_equal(has_map(maps), ~neutral)
+    i = int(np.flatnonzero(faces.emotion == "happiness")[0])
+    assert np.allclose(maps[i], au_map(faces.landmarks[i], codebook("seed004")["happiness"], (64, 64)))
+
+
+def test_codebook_variants_differ_only_where_the_sources_do(faces):
+    emo = np.array(["disgust", "happiness"], dtype=object)
+    lm = faces.landmarks[:2]
+    fig, code = au_maps(lm, emo, "seed004", (64, 64)), au_maps(lm, emo, "seed004_code", (64, 64))
+    assert not np.allclose(fig[0], code[0])      # disgust: AU10 (figure) vs AU5 (code)
+    assert np.allclose(fig[1], code[1])
+    assert not np.allclose(fig[1], au_maps(lm, emo, "emfacs", (64, 64))[1])   # happiness 6+12 vs 6+12+25
+
+
+def test_au_maps_bad_input(faces):
+    with pytest.raises(ValueError, match="unknown codebook"):
+        au_maps(faces.landmarks, faces.emotion, "facs")
+    with pytest.raises(ValueError, match="no landmarks"):
+        au_maps(None, faces.emotion)
+    with pytest.raises(ValueError, match="one of each per face"):
+        au_maps(faces.landmarks[:3], faces.emotion[:2])
+    ds = faces.subset(np.arange(4))
+    ds.landmarks = None
+    with pytest.raises(ValueError, match="detect=True"):
+        ensure_landmarks(ds, detect=False)
+
+
+def test_loss_is_ce_plus_lambda_one_minus_cosine():
+    torch.manual_seed(0)
+    model = fer_model(7, widths=(4, 8, 8, 16)).eval()
+    x = torch.randn(4, 1, 64, 64)
+    y = torch.tensor([0, 3, 6, 1])
+    maps = torch.rand(4, 64, 64)
+    maps[2] = 0                                   # a neutral face: no AU map
+    with torch.no_grad():
+        ce = F.cross_entropy(model(x), y)
+        assert torch.allclose(au_loss(model, x, y, maps, lam=0.0), ce)
+        att = model.features(x)[4].mean(1)
+        keep = torch.tensor([0, 1, 3])
+        cos = alignment_cosine(att[keep], shrink_maps(maps[keep], att.shape[-2:]))
+        expected = ce + 2.5 * (1 - cos).mean()
+        assert torch.allclose(au_loss(model, x, y, maps, lam=2.5, layer="layer4"), expected, atol=1e-6)
+        # only neutral faces in the batch: the alignment term vanishes
+        assert torch.allclose(au_loss(model, x[2:3], y[2:3], maps[2:3], lam=5.0), F.cross_entropy(model(x[2:3]), y[2:3]))
+
+
+def test_alignment_cosine_and_layers():
+    a = torch.rand(3, 4, 4)
+    assert torch.allclose(alignment_cosine(a, 3 * a), torch.ones(3), atol=1e-6)
+    assert layer_index("stem") == 0 and layer_index("layer4") == 4 and layer_index(2) == 2
+    with pytest.raises(ValueError, match="unknown layer"):
+        layer_index("layer5")
+    model = fer_model(7, widths=(4, 8, 8, 16))
+    assert attention(model, torch.randn(2, 1, 64, 64), "layer3").shape == (2, 4, 4)
+    assert attention(model, torch.randn(2, 1, 64, 64), "layer3", size=(64, 64)).shape == (2, 64, 64)
+
+
+def test_alignment_term_raises_the_attention_cosine(faces):
+    """A few steps on the alignment loss alone bring the layer attention closer to the AU maps."""
+    torch.manual_seed(0)
+    model = fer_model(7, widths=(4, 8, 8, 16))
+    maps = torch.as_tensor(au_maps(faces.landmarks, faces.emotion, "seed004", (64, 64)))
+    keep = maps.flatten(1).amax(1) > 0
+    x, maps = to_input(faces.images)[keep][:16], maps[keep][:16]
+
+    def score():
+        model.eval()
+        with torch.no_grad():
+            att = attention(model, x, "layer3")
+            return alignment_cosine(att, shrink_maps(maps, att.shape[-2:])).mean().item()
+
+    before = score()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    y = torch.zeros(len(x), dtype=torch.long)
+    for _ in range(8):
+        model.train()
+        loss = au_loss(model, x, y, maps, lam=10.0, layer="layer3") - F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert score() > before + 0.1
+
+
+def test_training_is_cached_and_deterministic(faces, tmp_path, monkeypatch):
+    monkeypatch.setenv("FACEXPLAIN_CACHE", str(tmp_path))
+    tr, te = faces.subset(np.arange(12)), faces.subset(np.arange(30, 40))
+    data = fer_data(tr, te, "seed004", key={"test": "tiny"})
+    kw = dict(lam=1.0, layer="layer3", epochs=1, batch_size=16, widths=(4, 8, 8, 16))
+    a = train_fer(data, **kw)
+    assert len(list((tmp_path / "fer_au").glob("*.pt"))) == 1
+    b = train_fer(data, **kw)                      # loaded from the cache
+    c = train_fer(data, cache=False, **kw)         # trained again: same seed, same weights
+    for pa, pb, pc in zip(a.state_dict().values(), b.state_dict().values(), c.state_dict().values()):
+        assert torch.equal(pa, pb) and torch.equal(pa, pc)
+    result = evaluate_fer(a, data, layer="layer3")
+    assert 0 <= result["accuracy"] <= 1 and 0 <= result["att_cos"] <= 1
+    assert np.isnan(result["att_cos_per_face"][data.labels_test == "neutral"]).all()
+    with pytest.raises(ValueError, match="lam must be >= 0"):
+        train_fer(data, lam=-1.0)
+
+
+def test_load_fer_data_errors():
+    with pytest.raises(ValueError, match="not a FER set"):
+        load_fer_data("ckplus", data_dir="/nowhere")
+    with pytest.raises(ValueError, match="generated"):
+        load_fer_data("synthetic", data_dir="/nowhere")
+    with pytest.raises(ValueError, match="data_dir"):
+        load_fer_data("rafdb", data_dir=None)
