@@ -13,6 +13,7 @@ belongs to a named measurement, so the estimator can be read (`coefficients()`).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +21,8 @@ import pandas as pd
 
 from ..faces.aus import GENERATOR_AUS, au_number
 from ..faces.landmarks import MESH_TO_IBUG68
+
+os.environ.setdefault("GLOG_minloglevel", "2")   # keep MediaPipe's C++ start-up chatter out of notebook outputs
 
 # Points no generator AU moves by more than ~1% of the inter-ocular distance (checked on the template).
 STABLE_MESH = (10, 6, 168, 197, 127, 356, 234, 454, 133, 362, 67, 297, 103, 332)
@@ -54,6 +57,28 @@ READS: dict[int, tuple[str, ...]] = {
     23: _LIPS, 24: _LIPS,
     25: _OPEN, 26: _OPEN, 27: _OPEN,
 }
+
+
+class _quiet_stderr:
+    """Silence C++ log lines written straight to file descriptor 2 (MediaPipe/TFLite start-up chatter)."""
+
+    def __enter__(self):
+        import sys
+        try:
+            sys.stderr.flush()
+            self._saved = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        except OSError:
+            self._saved = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._saved is not None:
+            os.dup2(self._saved, 2)
+            os.close(self._saved)
+        return False
 
 
 def _reference():
@@ -221,8 +246,9 @@ class GeometricAUDetector:
         """AUs of the face in a photo (MediaPipe Face Mesh -> landmarks -> AUs), optionally against a neutral photo
         of the same person; returns (AU -> intensity, (468, 2) landmarks). Raises NoFaceFound if no face."""
         from ..faces.mesh import detect_landmarks
-        lm = detect_landmarks(image)
-        neutral = detect_landmarks(neutral_image) if neutral_image is not None else None
+        with _quiet_stderr():
+            lm = detect_landmarks(image)
+            neutral = detect_landmarks(neutral_image) if neutral_image is not None else None
         return self.detect(lm, neutral)[0], lm
 
     def coefficients(self) -> pd.DataFrame:
@@ -281,7 +307,8 @@ def mediapipe_landmarks(n: int, seed: int, **options) -> tuple[np.ndarray, np.nd
 
     def build():
         ds = load_dataset("synthetic", n=n, seed=seed, **options)
-        lm, found = detect_many(ds.images)
+        with _quiet_stderr():
+            lm, found = detect_many(ds.images)
         return dict(landmarks=lm, found=found)
 
     a = cached_arrays("mediapipe_landmarks", dict(kind="mediapipe-v1", n=int(n), seed=int(seed), **options), build)

@@ -73,6 +73,15 @@ def game_figure(target_image, target_aus, player_image, player_landmarks, player
     return fig
 
 
+def _png(fig, dpi: int = 80) -> bytes:
+    """Render and close a figure (so dozens of precomputed views do not pile up as open figures)."""
+    import io
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
 def _wrap(text: str, width: int) -> str:
     import textwrap
     return "\n   ".join(textwrap.wrap(text, width)) or text
@@ -102,7 +111,7 @@ def recorded_game(games: dict[str, list[dict]], targets: dict[str, tuple], max_i
             img, lm = render_player(r["subject"], r["shown"], seed)
             fig = game_figure(t_img, t_aus, img, lm, r["detected"], max_items=max_items,
                               title=f"{name}, try {r['try_']}: ")
-            views[(name, r["try_"])] = fig
+            views[(name, r["try_"])] = _png(fig)
     return browser(views, {"target": names, "try": list(range(1, n_tries + 1))}, sliders=["try"], dpi=80)
 
 
@@ -130,10 +139,10 @@ def au_emotion_browser(study, thresholds, emotion_of=None, codebook: str = "emfa
     for th in thresholds:
         occ = au_emotion_occurrence(study, th, aus=aus, emotion_of=emotion_of)
         n = int((study.score >= th).sum())
-        views[("occurrence", th)] = matrix_figure(occ, f"occurrence, score >= {th:.2f} ({n} tries)")
+        views[("occurrence", th)] = _png(matrix_figure(occ, f"occurrence, score >= {th:.2f} ({n} tries)"))
         cor = au_emotion_correlation(study, th, aus=aus, emotion_of=emotion_of)
-        views[("correlation", th)] = matrix_figure(cor, f"correlation, score >= {th:.2f} ({n} tries)",
-                                                   kind="correlation")
+        views[("correlation", th)] = _png(matrix_figure(cor, f"correlation, score >= {th:.2f} ({n} tries)",
+                                                        kind="correlation"))
     b = browser(views, {"view": ["occurrence", "correlation"], "threshold": list(thresholds)},
                 sliders=["threshold"], dpi=80)
     cols = list(occ.columns)

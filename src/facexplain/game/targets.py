@@ -1,0 +1,42 @@
+"""Target faces for the Face Game: generated faces, one per emotion in turn, with their AUs as the game detects them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..faces.codebooks import EMOTIONS
+
+
+def choose_targets(detector, n_targets: int = 6, seed: int = 0, dataset: str = "synthetic", data_dir=None,
+                   min_aus: int = 2, pool: int = 120) -> dict[str, dict]:
+    """`n_targets` target faces, cycling through the six emotions: name -> dict(emotion, aus (detected),
+    truth (ground-truth AUs, if known), image, landmarks). Generated targets are read against their subject's
+    neutral face; faces of a real dataset against the template. A face qualifies when >= min_aus AUs are found."""
+    from ..data import load_dataset
+    from ..models.geometric_au import synthetic_neutrals
+
+    if n_targets < 1:
+        raise ValueError(f"n_targets must be >= 1; got {n_targets}")
+    if dataset == "synthetic":
+        ds = load_dataset("synthetic", n=pool, seed=seed, emotions=EMOTIONS)
+        found = detector.detect(ds.landmarks, synthetic_neutrals(ds))
+    else:
+        ds = load_dataset(dataset, data_dir=data_dir)
+        if ds.landmarks is None:
+            raise ValueError(f"dataset {dataset!r} has no landmarks: the geometric detector needs them")
+        found = detector.detect(ds.landmarks)
+    truth = ds.au_present(ds.au_numbers) if ds.au_intensity is not None and ds.au_intensity.size else None
+    used: set[int] = set()
+    out: dict[str, dict] = {}
+    for k in range(n_targets):
+        emotion = EMOTIONS[k % len(EMOTIONS)]
+        name = emotion if k < len(EMOTIONS) else f"{emotion}-{k // len(EMOTIONS) + 1}"
+        idx = [i for i in range(len(ds)) if ds.emotion[i] == emotion and len(found[i]) >= min_aus and i not in used]
+        if not idx:
+            raise ValueError(f"no {emotion} face with >= {min_aus} detected AUs among {len(ds)}: raise `pool`")
+        i = idx[0]
+        used.add(i)
+        t_aus = {a for a, v in zip(ds.au_numbers, truth[i]) if v} if truth is not None else None
+        out[name] = dict(emotion=emotion, aus=set(found[i]), truth=t_aus, image=ds.images[i],
+                         landmarks=np.asarray(ds.landmarks[i]), index=i)
+    return out
