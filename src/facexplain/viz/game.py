@@ -27,6 +27,7 @@ def draw_instruction_regions(ax, image, landmarks, target, player, max_items: in
     steps = plan(target, player)
     steps = steps if max_items is None else steps[:max_items]
     h, w = img.shape[:2]
+    placed: list[np.ndarray] = []
     for k, step in enumerate(steps, 1):
         m = au_map(landmarks, step.aus, (h, w))
         colour = ADD_COLOUR if step.polarity == "add" else REMOVE_COLOUR
@@ -36,7 +37,11 @@ def draw_instruction_regions(ax, image, landmarks, target, player, max_items: in
         ax.imshow(overlay, interpolation="bilinear")
         yy, xx = np.nonzero(m > 0.8)
         if len(xx):
-            ax.text(xx.mean(), yy.mean(), str(k), color="white", fontsize=8, ha="center", va="center",
+            pos = np.array([xx.mean(), yy.mean()])
+            while any(np.linalg.norm(pos - q) < 0.07 * max(h, w) for q in placed):   # keep numbers apart
+                pos = pos + (0.075 * w, 0.0)
+            placed.append(pos)
+            ax.text(pos[0], pos[1], str(k), color="white", fontsize=8, ha="center", va="center",
                     fontweight="bold", bbox=dict(boxstyle="circle,pad=0.15", fc=colour, ec="none", alpha=0.9))
     ax.axis("off")
     return steps
@@ -60,16 +65,16 @@ def game_figure(target_image, target_aus, player_image, player_landmarks, player
         player_image, player_landmarks = crop_face(player_image, lm)
     fig, axes = plt.subplots(1, 2, figsize=(2 * size, size * 1.55), gridspec_kw=dict(wspace=0.05))
     axes[0].imshow(np.asarray(target_image), cmap="gray", vmin=0, vmax=255)
-    axes[0].set_title("target: " + _aus_text(target_aus), fontsize=7)
+    axes[0].set_title(_wrap("target: " + _aus_text(target_aus), 30), fontsize=7)
     axes[0].axis("off")
     steps = draw_instruction_regions(axes[1], player_image, player_landmarks, target_aus, player_aus, max_items)
-    axes[1].set_title("you: " + _aus_text(player_aus), fontsize=7)
+    axes[1].set_title(_wrap("you: " + _aus_text(player_aus), 30), fontsize=7)
     score = jaccard(player_aus, target_aus)
     lines = [f"{title}score {score:.2f}"] + [f"{k}. {s.phrase}" for k, s in enumerate(steps, 1)]
     if not steps:
         lines.append("A perfect match.")
     fig.text(0.02, 0.02, "\n".join(_wrap(t, 62) for t in lines), fontsize=7, va="bottom", ha="left")
-    fig.subplots_adjust(left=0.01, right=0.99, top=0.92, bottom=0.03 + 0.07 * (1 + max(len(steps), 1)))
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.86, bottom=0.03 + 0.07 * (1 + max(len(steps), 1)))
     return fig
 
 
@@ -111,8 +116,8 @@ def recorded_game(games: dict[str, list[dict]], targets: dict[str, tuple], max_i
             img, lm = render_player(r["subject"], r["shown"], seed)
             fig = game_figure(t_img, t_aus, img, lm, r["detected"], max_items=max_items,
                               title=f"{name}, try {r['try_']}: ")
-            views[(name, r["try_"])] = _png(fig)
-    return browser(views, {"target": names, "try": list(range(1, n_tries + 1))}, sliders=["try"], dpi=80)
+            views[(name, r["try_"])] = _png(fig, dpi=72)
+    return browser(views, {"target": names, "try": list(range(1, n_tries + 1))}, sliders=["try"])
 
 
 def matrix_figure(matrix, title: str, kind: str = "occurrence", size=(5.2, 2.6)):
