@@ -1,0 +1,221 @@
+"""Every explanation method scored on the same images against the same references (chapter 10).
+
+A *task* is a batch of images, one explained output per image (an AU logit of the detector, or the emotion logit of
+the classifier) and, per image, three references: the landmark box (seed 001's mu), the ground-truth pixels where
+the evidence is (the generator's AU regions) and the soft AU map (seed 004's CAM-COS). Each method explains the
+whole batch in one `facexplain.explain.explain(...)` call; each map is scored by mu in the box, mu in the true
+region, cosine to the AU map, pointing game and relevance rank accuracy (both on the true region), and the call's
+wall time is divided by the batch size.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+#: metric columns of the per-image table, in display order
+METRICS = ("mu_box", "mu_truth", "cosine", "pointing", "rank_accuracy")
+#: every method chapter 10 compares (LRP composites, captum, grad-cam, the attention tap)
+ALL_METHODS = ("lrp.epsilon_plus_flat", "lrp.epsilon_gamma_box", "lrp.epsilon_alpha2_beta1_flat", "lrp.epsilon_plus",
+               "gradient", "gradient_x_input", "integrated_gradients", "smoothgrad",
+               "gradcam", "gradcam++", "layercam", "attention")
+
+
+@dataclass
+class Task:
+    """Images to explain, one target output per image, and the references each map is scored against."""
+
+    name: str                  # e.g. "au_detector" / "emotion"
+    inputs: torch.Tensor       # (N, C, H, W), as the model takes them
+    target: torch.Tensor       # (N,) output index explained for each image
+    box: np.ndarray            # (N, H, W) bool: landmark boxes
+    truth: np.ndarray          # (N, H, W) bool: ground-truth evidence pixels
+    au_map: np.ndarray         # (N, H, W) float in [0, 1]: soft AU map
+    labels: dict = field(default_factory=dict)   # per-image columns (e.g. index, au, emotion), each length N
+
+    def __post_init__(self):
+        n = len(self.inputs)
+        if n == 0:
+            raise ValueError(f"task {self.name!r} has no images: check that the model predicts some positives")
+        shapes = {k: np.asarray(getattr(self, k)).shape for k in ("box", "truth", "au_map")}
+        hw = tuple(self.inputs.shape[-2:])
+        for k, s in shapes.items():
+            if s != (n, *hw):
+                raise ValueError(f"task {self.name!r}: {k} has shape {s}, expected {(n, *hw)} (one per image)")
+        if tuple(self.target.shape) != (n,):
+            raise ValueError(f"task {self.name!r}: target must be (N,) = ({n},); got {tuple(self.target.shape)}")
+        for k, v in self.labels.items():
+            if len(v) != n:
+                raise ValueError(f"task {self.name!r}: label column {k!r} has {len(v)} values for {n} images")
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+
+def _per_image(fn, maps, masks) -> np.ndarray:
+    out = np.full(len(maps), np.nan)
+    for i, (m, k) in enumerate(zip(maps, masks)):
+        try:
+            out[i] = float(fn(m, k))
+        except ValueError:   # all-zero map or empty region: the metric is undefined for this image
+            pass
+    return out
+
+
+def score_maps(maps, box, truth, au_map) -> dict[str, np.ndarray]:
+    """Per-image scores of maps (N, H, W): mu in the box, mu in the true region, cosine to the AU map, pointing game
+    and rank accuracy on the true region. Undefined values (no positive relevance, empty region) are NaN."""
+    from .metrics.maps import map_cosine
+    from .metrics.relevance import pointing_game, relevance_masses, relevance_rank_accuracy
+
+    maps = np.asarray(maps.detach().cpu() if hasattr(maps, "detach") else maps, np.float64)
+    maps = np.nan_to_num(maps, nan=0.0, posinf=0.0, neginf=0.0)
+    box, truth, au_map = np.asarray(box, bool), np.asarray(truth, bool), np.asarray(au_map, np.float64)
+    has_box, has_truth = box.reshape(len(box), -1).any(1), truth.reshape(len(truth), -1).any(1)
+    has_map = au_map.reshape(len(au_map), -1).max(1) > 0
+    cos = np.full(len(maps), np.nan)
+    if has_map.any():
+        cos[has_map] = map_cosine(maps[has_map], au_map[has_map], zero_saliency="nan")
+    return dict(mu_box=np.where(has_box, relevance_masses(maps, box), np.nan),
+                mu_truth=np.where(has_truth, relevance_masses(maps, truth), np.nan),
+                cosine=cos,
+                pointing=_per_image(pointing_game, maps, truth),
+                rank_accuracy=_per_image(relevance_rank_accuracy, maps, truth))
+
+
+def compare_methods(model, task: Task, methods=ALL_METHODS, method_options: dict | None = None,
+                    keep_maps: bool = True):
+    """Explain `task` with every method and score each map. Returns (per_image, timing, maps):
+    per_image a DataFrame (task, method, <labels>, <METRICS>), timing a DataFrame (task, method, seconds_per_image),
+    maps[method] the (N, H, W) float32 maps when keep_maps."""
+    import pandas as pd
+
+    from .explain import explain
+
+    if isinstance(methods, str):
+        methods = [methods]
+    method_options = dict(method_options or {})
+    model = model.eval()
+    frames, times, kept = [], [], {}
+    for method in methods:
+        start = time.perf_counter()
+        maps = explain(model, task.inputs, task.target, method=method, **method_options.get(method, {}))
+        seconds = (time.perf_counter() - start) / len(task)
+        maps = maps.detach().cpu().numpy()
+        scores = score_maps(maps, task.box, task.truth, task.au_map)
+        df = pd.DataFrame(dict(task=task.name, method=method, **{k: np.asarray(v) for k, v in task.labels.items()},
+                               **scores))
+        frames.append(df)
+        times.append(dict(task=task.name, method=method, seconds_per_image=seconds))
+        if keep_maps:
+            kept[method] = maps.astype(np.float32)
+    return pd.concat(frames, ignore_index=True), pd.DataFrame(times), kept
+
+
+def summarize(per_image, timing=None, by=("task", "method")):
+    """Mean of every metric per (task, method) with n (images), plus seconds per image when `timing` is given;
+    the method order of the input is kept."""
+    by = list(by)
+    cols = [c for c in METRICS if c in per_image.columns]
+    g = per_image.groupby(by, sort=False)
+    out = g[cols].mean()
+    out["n"] = g.size()
+    out = out.reset_index()
+    if timing is not None:
+        out = out.merge(timing, on=[c for c in by if c in timing.columns], how="left")
+    return out
+
+
+# --- tasks from a dataset ----------------------------------------------------------------------------------------
+
+def au_task(model, inputs: torch.Tensor, dataset, y_true, y_pred, n_per_au: int = 4, aus=None,
+            name: str = "au_detector") -> Task:
+    """AU-detector task: for every detector AU, the first `n_per_au` correctly detected positives of `dataset`,
+    each explained at that AU's logit; references: the AU's landmark box, its true region, its AU map."""
+    from .faces import au_map
+    from .faces.regions import au_box_mask
+    from .metrics.relevance import correct_positives
+
+    det_aus = tuple(getattr(model, "aus"))
+    aus = det_aus if aus is None else tuple(dict.fromkeys(int(a) for a in aus))
+    pos = correct_positives(y_true, y_pred)
+    idx, tgt, au_col = [], [], []
+    for a in aus:
+        if a not in det_aus:
+            raise ValueError(f"AU{a} is not an output of the detector (it detects {list(det_aus)})")
+        k = det_aus.index(a)
+        chosen = pos[k][:int(n_per_au)]
+        idx += chosen.tolist()
+        tgt += [k] * len(chosen)
+        au_col += [a] * len(chosen)
+    if not idx:
+        raise ValueError("the detector found no true positive for any AU: nothing to explain (train it longer?)")
+    idx = np.asarray(idx)
+    shape = dataset.images.shape[1:3]
+    l68 = dataset.landmarks68
+    box = np.stack([au_box_mask(l68[i], a, shape) for i, a in zip(idx, au_col)])
+    truth = np.stack([dataset.region(int(i), a) for i, a in zip(idx, au_col)])
+    maps = np.stack([au_map(dataset.landmarks[i], [a], shape) for i, a in zip(idx, au_col)]).astype(np.float32)
+    return Task(name, inputs[torch.as_tensor(idx)], torch.as_tensor(tgt, dtype=torch.long), box, truth, maps,
+                labels=dict(index=idx, target_name=[f"AU{a}" for a in au_col]))
+
+
+def emotion_evidence_aus(emotion: str, active_aus, codebooks=("emfacs", "seed004")) -> list[int]:
+    """The AUs on a face that are evidence for its emotion: its active AUs that a codebook lists for the emotion
+    (the generator's prototype and often-added AUs); all the codebook's AUs if none is active."""
+    from .faces import codebook
+
+    listed = [a for name in codebooks for a in codebook(name).get(str(emotion), ())]
+    listed = list(dict.fromkeys(listed))
+    active = [a for a in listed if a in set(int(x) for x in active_aus)]
+    return active or listed
+
+
+def emotion_task(model, inputs: torch.Tensor, dataset, y_true, y_pred, classes, n_per_class: int = 4,
+                 codebook: str = "seed004", name: str = "emotion") -> Task:
+    """Emotion-classifier task: for every non-neutral class, the first `n_per_class` correctly classified faces,
+    explained at their class logit; references: the union of the boxes / true regions of the face's AUs that are
+    evidence for its emotion, and seed 004's AU map of the emotion (`codebook`)."""
+    from .faces import codebook as get_codebook
+    from .faces.regions import au_box_mask
+    from .models.au_maps import au_maps
+
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    classes = tuple(classes)
+    book = get_codebook(codebook)
+    idx = []
+    for c, emo in enumerate(classes):
+        if emo not in book:
+            continue
+        idx += np.flatnonzero((y_true == c) & (y_pred == c))[:int(n_per_class)].tolist()
+    if not idx:
+        raise ValueError("the classifier got no non-neutral face right: nothing to explain (train it longer?)")
+    idx = np.asarray(idx)
+    shape = dataset.images.shape[1:3]
+    l68 = dataset.landmarks68
+    box = np.zeros((len(idx), *shape), bool)
+    truth = np.zeros((len(idx), *shape), bool)
+    for j, i in enumerate(idx):
+        emo = classes[int(y_true[i])]
+        active = [a for a, v in zip(dataset.au_numbers, dataset.au_intensity[i]) if v > 0]
+        for a in emotion_evidence_aus(emo, active):
+            box[j] |= au_box_mask(l68[i], a, shape)
+            if a in dataset.au_numbers:
+                truth[j] |= dataset.region(int(i), a)
+    emotions = np.asarray(classes, dtype=object)[y_true[idx]]
+    maps = au_maps(dataset.landmarks[idx], emotions, codebook, shape)
+    return Task(name, inputs[torch.as_tensor(idx)], torch.as_tensor(y_true[idx], dtype=torch.long), box, truth, maps,
+                labels=dict(index=idx, target_name=emotions.astype(str)))
+
+
+def lrp_box_options(low: float, high: float) -> dict:
+    """explain() options for lrp.epsilon_gamma_box: the input range the model's inputs are normalised to
+    (the AU detector: 0..1; the emotion classifier: (0 - 0.5) / 0.25 .. (1 - 0.5) / 0.25 = -2..2)."""
+    return {"lrp.epsilon_gamma_box": dict(low=float(low), high=float(high))}
+
+
+__all__ = ["METRICS", "ALL_METHODS", "Task", "score_maps", "compare_methods", "summarize", "au_task",
+           "emotion_evidence_aus", "emotion_task", "lrp_box_options"]

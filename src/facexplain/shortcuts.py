@@ -1,0 +1,228 @@
+"""Shortcut sweep (chapter 11): accuracy stays high while the explanations leave the face.
+
+The generator can stamp a label-coded checker mark at the top edge of a face image with probability `shortcut`
+(outside the face; its position codes the emotion). For each strength we train a small AU detector and a small
+emotion classifier on faces carrying the mark with that probability (models cached by config), then measure on
+test faces of *other subjects*: the score with the same shortcut, the score on the same test faces without any
+mark (the reliance), and every method's explanation metrics (mu in the AU box, mu in the true region, cosine to
+the AU map, and mu in the strip where the mark sits). Because face i of a generated set depends only on (seed, i,
+config) and the mark's coin is drawn either way, the clean test faces are the very same faces without the mark.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+#: methods the sweep explains with by default (one per family, plus IG and SmoothGrad)
+SWEEP_METHODS = ("lrp.epsilon_plus_flat", "gradient", "integrated_gradients", "smoothgrad", "gradcam", "attention")
+#: explanation metrics recorded per method (mu_cue: share of positive relevance in the mark's strip)
+SWEEP_METRICS = ("mu_box", "mu_truth", "cosine", "mu_cue")
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """Everything a sweep step depends on (data, models, explanations); hashed into the model caches."""
+
+    n_faces: int = 600                 # generated faces per strength (train + test, split by subject)
+    test_fraction: float = 0.3
+    image_size: int = 112
+    seed: int = 0
+    detector_epochs: int = 8
+    detector_widths: tuple[int, ...] = (8, 16, 32, 64)
+    fer_epochs: int = 8
+    fer_widths: tuple[int, ...] = (8, 16, 32, 64)
+    fer_lam: float = 0.0               # plain classifier (no AU alignment): the model a shortcut can fool
+    n_explain: int = 3                 # explained faces per AU / per emotion (correct predictions)
+    methods: tuple[str, ...] = SWEEP_METHODS
+
+    def __post_init__(self):
+        object.__setattr__(self, "detector_widths", tuple(int(w) for w in self.detector_widths))
+        object.__setattr__(self, "fer_widths", tuple(int(w) for w in self.fer_widths))
+        object.__setattr__(self, "methods", tuple(self.methods))
+        if int(self.n_faces) < 40:
+            raise ValueError(f"n_faces must be at least 40 (train and test need several subjects); got {self.n_faces}")
+        if not 0 < float(self.test_fraction) < 1:
+            raise ValueError(f"test_fraction must lie in (0, 1); got {self.test_fraction}")
+        if int(self.detector_epochs) < 1 or int(self.fer_epochs) < 1 or int(self.n_explain) < 1:
+            raise ValueError("detector_epochs, fer_epochs and n_explain must be positive")
+        from .explain import METHODS
+        bad = [m for m in self.methods if m not in METHODS]
+        if bad:
+            raise ValueError(f"unknown methods {bad}: use names from facexplain.explain.METHODS")
+
+
+@dataclass
+class StepData:
+    """One strength: train/test faces with the mark at that strength and the same test faces without it."""
+
+    strength: float
+    train: object
+    test: object
+    clean_test: object
+    key: dict = field(default_factory=dict)
+
+
+def step_data(strength: float, config: SweepConfig) -> StepData:
+    """Generated faces with shortcut `strength`, split by subject; the clean test set shares faces and split."""
+    from .data import load_dataset
+    from .data.splits import subject_split
+
+    s = float(strength)
+    if not 0.0 <= s <= 1.0:
+        raise ValueError(f"shortcut strength is a probability in [0, 1]; got {strength}")
+    opts = dict(n=int(config.n_faces), seed=int(config.seed), image_size=int(config.image_size))
+    ds = load_dataset("synthetic", shortcut=s, **opts)
+    clean = ds if s == 0 else load_dataset("synthetic", shortcut=0.0, **opts)
+    tr, te = subject_split(ds.subject, test_fraction=float(config.test_fraction), seed=int(config.seed))
+    key = dict(dataset="synthetic", shortcut=s, generator=ds.info.get("generator"), **opts,
+               test_fraction=float(config.test_fraction))
+    return StepData(s, ds.subset(tr), ds.subset(te), clean.subset(te), key)
+
+
+def cue_mask(shape: tuple[int, int]) -> np.ndarray:
+    """The strip along the top edge where the generator stamps the shortcut mark (outside every face)."""
+    from .models.au_detector import cue_strip_mask
+    return cue_strip_mask(tuple(shape))
+
+
+def _macro_f1(y_true, logits) -> float:
+    from .models.au_detector import f1_table
+    table = f1_table(np.asarray(y_true), np.asarray(logits) > 0, range(np.asarray(y_true).shape[1]))
+    return float(table["f1"].mean())
+
+
+def _explain_rows(net, task, methods, options, cue, **labels) -> list[dict]:
+    from .compare import compare_methods
+    from .metrics.relevance import relevance_masses
+
+    per_image, _, maps = compare_methods(net, task, methods, options, keep_maps=True)
+    rows = []
+    for method in methods:
+        sub = per_image[per_image["method"] == method]
+        mu_cue = relevance_masses(maps[method], np.broadcast_to(cue, maps[method].shape))
+        values = dict(mu_box=sub["mu_box"].to_numpy(), mu_truth=sub["mu_truth"].to_numpy(),
+                      cosine=sub["cosine"].to_numpy(), mu_cue=mu_cue)
+        for j in range(len(sub)):
+            rows.append(dict(labels, method=method, image=j, **{k: float(v[j]) for k, v in values.items()}))
+    return rows
+
+
+def sweep_step(strength: float, config: SweepConfig, device: str = "cpu", progress: bool = False):
+    """Train (or load) both models at one strength and measure them. Returns (scores, explanations):
+    scores rows (model, strength, test: 'shortcut'|'clean', metric, value); explanation rows per image
+    (model, strength, method, image, mu_box, mu_truth, cosine, mu_cue), on the test faces with the shortcut."""
+    from .compare import au_task, emotion_task, lrp_box_options
+    from .models import au_detector as det
+    from .models.fer import fer_data, train_fer
+    from .train import predict
+
+    data = step_data(strength, config)
+    s = data.strength
+    cue = cue_mask(data.test.images.shape[1:3])
+    scores, expl = [], []
+
+    # AU detector (seed 001's model and loss), trained on the faces with the shortcut
+    dcfg = det.DetectorConfig(epochs=int(config.detector_epochs), widths=config.detector_widths, seed=int(config.seed))
+    aus = det.detector_aus(data.train, dcfg.aus)
+    dcfg = det.DetectorConfig(**dict(asdict(dcfg), aus=aus))
+    x_tr, y_tr = det.inputs_from(data.train), det.targets_from(data.train, aus)
+    detector = det.train_detector(x_tr, y_tr, dcfg, device=device, progress=progress).cpu().eval()
+    for test_name, test in (("shortcut", data.test), ("clean", data.clean_test)):
+        x, y = det.inputs_from(test), det.targets_from(test, aus).numpy()
+        logits = det.predict_logits(detector, x).numpy()
+        scores.append(dict(model="au_detector", strength=s, test=test_name, metric="f1", value=_macro_f1(y, logits)))
+        if test_name == "shortcut":
+            task = au_task(detector, x, test, y, logits > 0, n_per_au=config.n_explain)
+            expl += _explain_rows(detector, task, config.methods, lrp_box_options(0.0, 1.0), cue,
+                                  model="au_detector", strength=s)
+
+    # emotion classifier (seed 004's network without AU alignment)
+    fdata = fer_data(data.train, data.test, key=data.key)
+    clf = train_fer(fdata, lam=float(config.fer_lam), epochs=int(config.fer_epochs), seed=int(config.seed),
+                    widths=config.fer_widths, device=device, progress=progress).eval()
+    clean = fer_data(data.train, data.clean_test, key=data.key)
+    for test_name, fd in (("shortcut", fdata), ("clean", clean)):
+        pred = predict(clf, fd.x_test).argmax(1).numpy()
+        y = fd.y_test.numpy()
+        scores.append(dict(model="emotion", strength=s, test=test_name, metric="accuracy",
+                           value=float((pred == y).mean())))
+        if test_name == "shortcut":
+            test_faces = data.test.subset(np.flatnonzero(np.isin(data.test.emotion.astype(str), fd.classes)))
+            task = emotion_task(clf, fd.x_test, test_faces, y, pred, fd.classes, n_per_class=config.n_explain)
+            expl += _explain_rows(clf, task, config.methods, lrp_box_options(-2.0, 2.0), cue, model="emotion",
+                                  strength=s)
+    return scores, expl
+
+
+def shortcut_sweep(strengths, config: SweepConfig | None = None, device: str = "cpu", progress: bool = False):
+    """Run `sweep_step` for every strength. Returns (scores, per_image): two tidy DataFrames (see sweep_step)."""
+    import pandas as pd
+
+    config = config or SweepConfig()
+    strengths = [float(s) for s in strengths]
+    if not strengths:
+        raise ValueError("give at least one shortcut strength (e.g. [0, 0.5, 0.9])")
+    if any(not 0 <= s <= 1 for s in strengths):
+        raise ValueError(f"shortcut strengths are probabilities in [0, 1]; got {strengths}")
+    scores, expl = [], []
+    it = strengths
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(strengths, desc="shortcut sweep", leave=False)
+    for s in it:
+        sc, ex = sweep_step(s, config, device=device, progress=False)
+        scores += sc
+        expl += ex
+    return pd.DataFrame(scores), pd.DataFrame(expl)
+
+
+def sweep_table(scores, per_image):
+    """The chapter's table (shortcut_sweep.csv): one row per (model, strength, method) with the model's score on
+    the shortcut and the clean test, and the mean explanation metrics over the explained faces."""
+    import pandas as pd
+
+    wide = scores.pivot_table(index=["model", "strength"], columns="test", values="value").reset_index()
+    wide = wide.rename(columns={"shortcut": "score_shortcut_test", "clean": "score_clean_test"})
+    metric = scores.groupby("model")["metric"].first().rename("score")
+    expl = per_image.groupby(["model", "strength", "method"], sort=False)[list(SWEEP_METRICS)].mean()
+    expl["n"] = per_image.groupby(["model", "strength", "method"], sort=False).size()
+    out = expl.reset_index().merge(wide, on=["model", "strength"]).merge(metric.reset_index(), on="model")
+    cols = ["model", "score", "strength", "score_shortcut_test", "score_clean_test", "method", *SWEEP_METRICS, "n"]
+    return out[cols].sort_values(["model", "method", "strength"], kind="stable").reset_index(drop=True)
+
+
+def detection(per_image, alpha: float = 0.01):
+    """Which metric and method notice the shortcut first: for every (model, method, metric), the lowest strength
+    at which the metric moved away from its strength-0 value in the shortcut's direction (mu_box, mu_truth,
+    cosine fall; mu_cue rises) with a one-sided Welch t-test p < alpha over the explained faces (None: never)."""
+    import pandas as pd
+    from scipy.stats import ttest_ind
+
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1); got {alpha}")
+    strengths = sorted(per_image["strength"].unique())
+    if strengths[0] != 0:
+        raise ValueError("the sweep needs strength 0 (the clean baseline) to detect a change")
+    rows = []
+    for (model, method), g in per_image.groupby(["model", "method"], sort=False):
+        for metric in SWEEP_METRICS:
+            base = g.loc[g["strength"] == 0, metric].dropna().to_numpy()
+            first, p_first = None, np.nan
+            for s in strengths[1:]:
+                v = g.loc[g["strength"] == s, metric].dropna().to_numpy()
+                if len(base) < 2 or len(v) < 2:
+                    continue
+                alt = "greater" if metric == "mu_cue" else "less"
+                p = float(ttest_ind(v, base, equal_var=False, alternative=alt).pvalue)
+                if p < alpha:
+                    first, p_first = float(s), p
+                    break
+            rows.append(dict(model=model, method=method, metric=metric, detected_at=first, p_value=p_first))
+    return pd.DataFrame(rows)
+
+
+__all__ = ["SWEEP_METHODS", "SWEEP_METRICS", "SweepConfig", "StepData", "step_data", "cue_mask", "sweep_step",
+           "shortcut_sweep", "sweep_table", "detection"]

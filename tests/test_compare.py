@@ -1,0 +1,123 @@
+"""Chapter 10's comparison (facexplain.compare) and chapter 11's sweep pieces (facexplain.shortcuts), on tiny data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from facexplain.compare import Task, au_task, compare_methods, emotion_evidence_aus, emotion_task, score_maps, summarize
+from facexplain.models.resnet import small_resnet18
+
+
+def _masks():
+    box = np.zeros((2, 8, 8), bool)
+    box[:, :4, :4] = True
+    truth = np.zeros((2, 8, 8), bool)
+    truth[:, :2, :2] = True
+    au_map = truth.astype(float)
+    return box, truth, au_map
+
+
+def test_score_maps_against_definitions():
+    box, truth, au_map = _masks()
+    maps = np.zeros((2, 8, 8))
+    maps[0, 0, 0] = 3.0                   # all positive relevance at one true pixel
+    maps[0, 7, 7] = -5.0                  # negative relevance does not count for mu
+    maps[1, 3, 3] = 1.0                   # inside the box, outside the truth
+    maps[1, 7, 7] = 1.0                   # outside both
+    s = score_maps(maps, box, truth, au_map)
+    assert s["mu_box"].tolist() == [1.0, 0.5]
+    assert s["mu_truth"].tolist() == [1.0, 0.0]
+    assert s["pointing"].tolist() == [1.0, 0.0]
+    # K = 4 true pixels; the top 4 are (0,0) and, ties broken by pixel order, (0,1) (0,2) (0,3): two are true
+    assert s["rank_accuracy"][0] == pytest.approx(0.5)
+    assert s["cosine"][0] == pytest.approx(1 / 2)          # map = one of four AU-map pixels: cos = 1/sqrt(4)
+    assert s["cosine"][1] == pytest.approx(0.0)
+    empty = score_maps(np.zeros((2, 8, 8)), box, truth, au_map)  # undefined, not an error
+    assert np.isnan(empty["mu_box"]).all() and np.isnan(empty["pointing"]).all()
+
+
+def test_task_checks_shapes():
+    box, truth, au_map = _masks()
+    with pytest.raises(ValueError, match="box has shape"):
+        Task("t", torch.zeros(2, 1, 8, 8), torch.zeros(2, dtype=torch.long), box[:1], truth, au_map)
+    with pytest.raises(ValueError, match="no images"):
+        Task("t", torch.zeros(0, 1, 8, 8), torch.zeros(0, dtype=torch.long), box[:0], truth[:0], au_map[:0])
+
+
+def test_emotion_evidence_aus():
+    assert emotion_evidence_aus("happiness", [6, 12, 4]) == [6, 12]            # AU4 is not happiness evidence
+    assert emotion_evidence_aus("happiness", [25]) == [25]                     # seed 004 adds AU25
+    assert emotion_evidence_aus("happiness", []) == [6, 12, 25]                # nothing active: the codebook
+
+
+@pytest.fixture(scope="module")
+def faces():
+    from facexplain.data import load_dataset
+    return load_dataset("synthetic", n=12, seed=3, image_size=48, cache=False)
+
+
+def test_compare_on_real_tasks(faces):
+    torch.manual_seed(0)
+    det = small_resnet18(2, widths=(4, 4, 8, 8)).eval()
+    det.aus = (12, 25)
+    x = torch.as_tensor(faces.images, dtype=torch.float32)[:, None] / 255
+    y = faces.au_present((12, 25)).astype(float)
+    task = au_task(det, x, faces, y, y, n_per_au=2)       # "perfect" predictions: every positive is explained
+    assert len(task) == min(2, int(y[:, 0].sum())) + min(2, int(y[:, 1].sum()))
+    k = task.labels["target_name"].index("AU25")
+    i = task.labels["index"][k]
+    assert np.array_equal(task.truth[k], faces.region(int(i), 25)) and int(task.target[k]) == 1
+    per_image, timing, maps = compare_methods(det, task, ["gradient", "gradcam", "attention"])
+    assert set(per_image.method) == {"gradient", "gradcam", "attention"} and len(per_image) == 3 * len(task)
+    assert maps["gradient"].shape == (len(task), 48, 48)
+    table = summarize(per_image, timing)
+    assert list(table.method) == ["gradient", "gradcam", "attention"]
+    assert (table.seconds_per_image > 0).all() and (table.n == len(task)).all()
+    assert table[["mu_box", "mu_truth"]].stack().between(0, 1).all()
+
+    classes = ("neutral", "happiness", "sadness", "surprise", "fear", "anger", "disgust")
+    clf = small_resnet18(len(classes), widths=(4, 4, 8, 8)).eval()
+    y_true = np.array([classes.index(e) for e in faces.emotion])
+    etask = emotion_task(clf, x, faces, y_true, y_true, classes, n_per_class=1)
+    assert "neutral" not in set(etask.labels["target_name"])
+    assert etask.au_map.reshape(len(etask), -1).max(1).min() > 0     # every explained face has an AU map
+    assert etask.truth.reshape(len(etask), -1).any(1).all()
+
+
+def test_au_task_rejects_unknown_au(faces):
+    det = small_resnet18(1, widths=(4, 4, 8, 8)).eval()
+    det.aus = (12,)
+    y = faces.au_present((12,)).astype(float)
+    with pytest.raises(ValueError, match="not an output"):
+        au_task(det, torch.zeros(len(faces), 1, 48, 48), faces, y, y, aus=(4,))
+
+
+def test_shortcut_step_data_keeps_the_faces_and_drops_only_the_mark():
+    from facexplain.shortcuts import SweepConfig, cue_mask, step_data
+    cfg = SweepConfig(n_faces=40, image_size=48)
+    d = step_data(1.0, cfg)
+    assert d.test.extra["shortcut"].all() and not d.clean_test.extra["shortcut"].any()
+    assert set(d.train.subject).isdisjoint(d.test.subject)
+    diff = d.test.images.astype(int) != d.clean_test.images.astype(int)
+    cue = cue_mask((48, 48))
+    assert diff.any() and not diff[:, ~cue].any()          # the faces are the same except in the mark's strip
+    with pytest.raises(ValueError, match="probability"):
+        step_data(1.5, cfg)
+    with pytest.raises(ValueError, match="unknown methods"):
+        SweepConfig(methods=("nope",))
+
+
+def test_detection_finds_a_shifted_metric():
+    import pandas as pd
+    from facexplain.shortcuts import detection
+    rng = np.random.default_rng(0)
+    rows = []
+    for s, shift in ((0.0, 0.0), (0.5, 0.0), (0.9, 0.4)):
+        for j in range(20):
+            rows.append(dict(model="m", method="g", strength=s, image=j, mu_box=0.6 - shift + 0.01 * rng.normal(),
+                             mu_truth=0.5 + 0.01 * rng.normal(), cosine=0.5 + 0.01 * rng.normal(), mu_cue=0.01 + shift + 0.001 * rng.normal()))
+    det = detection(pd.DataFrame(rows)).set_index("metric")
+    assert det.loc["mu_box", "detected_at"] == 0.9 and det.loc["mu_cue", "detected_at"] == 0.9
+    assert np.isnan(det.loc["mu_truth", "detected_at"])
