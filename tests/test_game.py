@@ -142,3 +142,18 @@ def test_simulated_study_shape_and_determinism():
     assert a.score.between(0, 1).all()
     with pytest.raises(ValueError, match="even"):
         simulate_study(targets, det, n_players=3)
+
+
+def test_game_views_draw_and_browse():
+    import matplotlib
+    matplotlib.use("Agg")
+    import ipywidgets as widgets
+
+    from facexplain.viz.game import game_figure, recorded_game, render_player
+    img, lm = render_player(2, {12: 3.0})
+    fig = game_figure(img, {6, 12}, img, lm, {12, 4})
+    texts = " ".join(t.get_text() for t in fig.texts)
+    assert "score 0.33" in texts and "1. Lift your cheeks" in texts
+    rows = [dict(try_=k, subject=2, shown={12: 3.0}, detected=[12]) for k in (1, 2)]
+    box = recorded_game({"happiness": rows}, {"happiness": (img, {6, 12})})
+    assert isinstance(box, widgets.VBox) and len(box._facexplain_links) >= 2
