@@ -16,7 +16,8 @@ ROOT = Path(book.repo_root())
 # and a results_dir in the test's temp folder. A name the chapter does not declare fails the test.
 SMALL_PARAMS: dict[str, dict] = {
     "00_faces": {"n_faces": 40, "n_realism": 16},
-    "02_face_game": {"n_players": 4, "n_tries": 3, "n_train": 300, "n_test": 100, "n_mediapipe": 0},
+    "02_face_game": {"n_players": 4, "n_tries": 3, "n_train": 300, "n_test": 100, "n_mediapipe": 0,
+                     "n_study_seeds": 1},
 }
 
 

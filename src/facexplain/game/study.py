@@ -119,10 +119,11 @@ def claims(tt: pd.DataFrame, occurrence: pd.DataFrame, photo_aus, detector_f1: f
 
     add("Score = Jaccard index of player and target AU sets", "|P∩T| / |P∪T|", "same definition (unit-tested)",
         "reproduced")
-    up = a.rest_mean > a.s1_mean and a.p < 0.01
+    rise = a.rest_mean > a.s1_mean
     add("Scores rise from S1 to mean(S2..S5) over all games", "t(215)=2.61, p<0.01",
         f"t({int(a.n) - 1})={a.t:.2f}, p={a.p:.3g}",
-        "reproduced (simulated players)" if up else "not reproduced")
+        "reproduced (simulated players)" if rise and a.p < 0.01 else
+        "partly: a rise, significant at 0.05 but not 0.01" if rise and a.p < 0.05 else "not reproduced")
     add("Score levels S1 -> mean(S2..S5)", "0.40 (0.23) -> 0.45 (0.21)",
         f"{a.s1_mean:.2f} ({a.s1_sd:.2f}) -> {a.rest_mean:.2f} ({a.rest_sd:.2f})",
         "not comparable: levels depend on the simulated players and the AU detector")
@@ -151,3 +152,14 @@ def claims(tt: pd.DataFrame, occurrence: pd.DataFrame, photo_aus, detector_f1: f
         "detected: " + (", ".join(f"AU{x}" for x in sorted(p)) or "none"),
         "reproduced" if {6, 12} <= p else ("partly: AU12 without AU6" if 12 in p else "not reproduced"))
     return pd.DataFrame(rows)
+
+
+def seed_sweep(targets: dict[str, set[int]], detector, seeds, **study_options) -> pd.DataFrame:
+    """The study re-run with other player seeds: one ttest() row per (seed, group), to see how much the
+    t-tests move with the draw of simulated players."""
+    from .players import simulate_study
+    rows = []
+    for s in seeds:
+        tt = ttest(simulate_study(targets, detector, seed=int(s), **study_options))
+        rows.append(tt.assign(seed=int(s)))
+    return pd.concat(rows, ignore_index=True)
