@@ -85,3 +85,11 @@ def test_bad_input_errors():
         make_emo("x-emo", 12)
     with pytest.raises(ValueError, match="as many labels"):
         train_emo(net, np.zeros((3, 5, 2, 12)), np.zeros(2))
+
+
+def test_fast_conv_path_equals_conv2d():
+    torch.manual_seed(0)
+    for kernel in ((2, 1), (1, 1), (1, 3)):
+        net = t_emo(12, filters=3, lstm_units=4, fc1=5, kernel=kernel)
+        z = torch.randn(6, 1, 2, 12)
+        torch.testing.assert_close(net._conv(z), net.conv(z), rtol=1e-5, atol=1e-6)

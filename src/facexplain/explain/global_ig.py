@@ -106,7 +106,7 @@ def _check(inputs: torch.Tensor, baselines: torch.Tensor, n_steps: int, method: 
 
 
 def global_ig(model: nn.Module, inputs, baselines, target: int = 1, n_steps: int = 16,
-              method: str = "gausslegendre", batch_size: int = 1024, output: str = "probability",
+              method: str = "gausslegendre", batch_size: int = 128, output: str = "probability",
               device: str | None = None, keep_pairs: bool = False) -> GlobalIG:
     """Global IG of `model` (class `target`) over `inputs` (N, P, C, L) against each of `baselines` (B, P, C, L).
 
@@ -214,7 +214,7 @@ def path_probability(model: nn.Module, x, baseline, target: int = 1, alphas=None
 
 
 def completeness_table(model: nn.Module, inputs, baselines, target: int = 1, steps=(2, 4, 8, 16, 32, 64),
-                       methods=METHODS, output: str = "probability", batch_size: int = 1024):
+                       methods=METHODS, output: str = "probability", batch_size: int = 128):
     """Relative completeness error of global IG for each (method, n_steps): pandas DataFrame."""
     import pandas as pd
     rows = []

@@ -87,10 +87,21 @@ class EmoNet(nn.Module):
             raise ValueError(f"EmoNet expects sequences (N, P, {c.n_coords}, {c.n_landmarks}); got "
                              f"{tuple(x.shape)}: select the same landmarks the net was built for")
         n, p = x.shape[:2]
-        z = self.bn(torch.relu(self.conv(x.reshape(n * p, 1, c.n_coords, c.n_landmarks))))
+        z = self.bn(torch.relu(self._conv(x.reshape(n * p, 1, c.n_coords, c.n_landmarks))))
         out, _ = self.lstm(z.reshape(n, p, -1))
         h = self.drop(out[:, -1])
         return self.fc2(torch.relu(self.fc1(h)))
+
+    def _conv(self, z: torch.Tensor) -> torch.Tensor:
+        """self.conv(z), computed as a matrix product when the filters span a single landmark (kernel (k, 1)):
+        the same numbers, but several times faster than oneDNN's convolution on these thin 2 x L frames."""
+        kc, kl = self.config.kernel
+        if kl != 1:
+            return self.conv(z)
+        windows = z[:, 0].unfold(1, kc, 1)                       # (NP, H, L, kc)
+        w = self.conv.weight[:, 0, :, 0]                          # (F, kc)
+        out = torch.matmul(windows, w.t()) + self.conv.bias       # (NP, H, L, F)
+        return out.permute(0, 3, 1, 2)
 
     def trainable_parameters(self):
         """The parameters the optimiser updates (R-EMO leaves its conv filters out)."""
