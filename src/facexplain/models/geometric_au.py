@@ -221,16 +221,22 @@ class GeometricAUDetector:
             raise ValueError("the detector is not fitted: call fit(...) or use calibrated_detector()")
 
     # --- prediction ----------------------------------------------------------------------------------------
+    def _z(self, landmarks, neutral) -> np.ndarray:
+        z = (features(landmarks, neutral) - self.mean_) / self.scale_
+        if np.asarray(landmarks).shape[-2] == 68:   # no cheek points: that measurement counts as average
+            z[:, FEATURES.index("cheek height")] = 0.0
+        return z
+
     def probability(self, landmarks, neutral=None) -> np.ndarray:
         """P(AU present) per face and AU, (N, n_aus)."""
         self._check()
-        z = (features(landmarks, neutral) - self.mean_) / self.scale_
+        z = self._z(landmarks, neutral)
         return 1.0 / (1.0 + np.exp(-(z @ self.coef_.T + self.intercept_)))
 
     def predict(self, landmarks, neutral=None) -> tuple[np.ndarray, np.ndarray]:
         """(present (N, n_aus) bool, intensity (N, n_aus) in 0-5, 0 where absent)."""
         self._check()
-        z = (features(landmarks, neutral) - self.mean_) / self.scale_
+        z = self._z(landmarks, neutral)
         prob = 1.0 / (1.0 + np.exp(-(z @ self.coef_.T + self.intercept_)))
         present = prob >= self.threshold_
         inten = np.clip(z @ self.int_coef_[:, :-1].T + self.int_coef_[:, -1], 0.5, 5.0)

@@ -164,6 +164,7 @@ def live_game(targets: dict[str, tuple], photo_detector, aus=None, max_items: in
     import io
 
     import ipywidgets as widgets
+    from IPython.display import display
     from PIL import Image
 
     from ..faces.aus import GENERATOR_AUS
@@ -196,7 +197,7 @@ def live_game(targets: dict[str, tuple], photo_detector, aus=None, max_items: in
         fig = game_figure(t_img, t_aus, img, lm, player, max_items=max_items)
         with out:
             out.clear_output(wait=True)
-            display(image_to_widget(fig, dpi=90))  # noqa: F821 (IPython's display)
+            display(image_to_widget(fig, dpi=90))
 
     def on_upload(change):
         files = upload.value
