@@ -158,3 +158,43 @@ def test_difference_browser_has_a_view_per_pair():
     assert [c.description for c in ctrls] == ["A", "B"]
     outer = box.children[-1]
     assert len(outer.children) == 2 and all(len(s.children) == 2 for s in outer.children)
+
+
+def test_classifier_matrix_on_a_tiny_model():
+    import torch
+
+    from facexplain.data import load_dataset
+    from facexplain.faces import EMOTIONS_WITH_NEUTRAL
+    from facexplain.models.fer import fer_model
+
+    faces = load_dataset("synthetic", n=21, seed=3, image_size=48, cache=False)
+    torch.manual_seed(0)
+    model = fer_model(7, widths=(4, 8, 8, 16)).eval()
+    aus = (1, 4, 12, 26)
+    masks = cc.face_regions(faces, "landmarks", aus)
+    n6 = int(np.isin(faces.emotion.astype(str), list(EMOTIONS)).sum())
+    assert masks.shape == (n6, 4, 48, 48)
+    for method in ("attention", "gradient"):
+        m, per_face = cc.classifier_matrix(model, faces, EMOTIONS_WITH_NEUTRAL, method=method, aus=aus, masks=masks)
+        assert list(m.index) == list(EMOTIONS) and list(m.columns) == ["AU1", "AU4", "AU12", "AU26"]
+        assert ((m.to_numpy() >= 0) & (m.to_numpy() <= 1)).all()
+        assert np.allclose(m.max(1)[m.max(1) > 0], 1)            # each emotion's top AU region is 1
+        assert len(per_face) == n6 and list(per_face.columns) == ["emotion", "AU1", "AU4", "AU12", "AU26"]
+    again, _ = cc.classifier_matrix(model, faces, EMOTIONS_WITH_NEUTRAL, method="attention", aus=aus)
+    first, _ = cc.classifier_matrix(model, faces, EMOTIONS_WITH_NEUTRAL, method="attention", aus=aus, masks=masks)
+    assert np.allclose(again, first)                              # precomputed masks = computed on the fly
+    with pytest.raises(ValueError, match="masks must be"):
+        cc.classifier_matrix(model, faces, EMOTIONS_WITH_NEUTRAL, method="attention", aus=aus, masks=masks[:2])
+    with pytest.raises(ValueError, match="no class for"):
+        cc.classifier_matrix(model, faces, ("neutral", "happiness"), method="attention", aus=aus)
+    with pytest.raises(ValueError, match="regions must be"):
+        cc.face_regions(faces, "boxes", aus)
+
+
+def test_against_references():
+    ms = {("m1", "a"): cc.codebook_source("emfacs"), ("m1", "b"): cc.codebook_source("seed004")}
+    t = cc.against(ms, {"emfacs": cc.codebook_source("emfacs")})
+    assert list(t.columns) == ["source_0", "source_1", "reference", "pearson", "spearman", "jaccard"]
+    assert t.pearson.tolist()[0] == 1 and t.pearson.tolist()[1] < 1
+    t1 = cc.against({"x": cc.codebook_source("emfacs")}, {"e": cc.codebook_source("emfacs")})
+    assert list(t1.columns[:2]) == ["source", "reference"]
