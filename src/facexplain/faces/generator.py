@@ -17,7 +17,7 @@ import numpy as np
 
 from ..data.records import FaceDataset
 from .actions import Gates, au_kernels, au_textures, displacement, identity_kernels
-from .aus import GENERATOR_AUS, au_number
+from .aus import GENERATOR_AUS
 from .codebooks import CODEBOOKS, EMOTIONS_WITH_NEUTRAL, codebook
 from .template import LOWER_INNER_LIP, UPPER_INNER_LIP, Template, neutral_template
 
@@ -252,7 +252,7 @@ class FaceGenerator:
         emotion = c.emotions[k]
         aus = sample_aus(c, emotion, rng)
         cue = k if rng.random() < c.shortcut else None
-        return subject, emotion, k, aus, cue
+        return subject, emotion, aus, cue
 
     def faces(self, n: int, seed: int = 0, progress: bool = False) -> FaceDataset:
         """`n` still faces; face i depends only on (seed, i, config)."""
@@ -289,7 +289,7 @@ class FaceGenerator:
         row = 0
         for i in items:
             rng = np.random.default_rng([int(seed), i, n_frames])
-            subj, emo, _, aus, cue = self._face_plan(rng)
+            subj, emo, aus, cue = self._face_plan(rng)
             who = identity(c, subj)
             scene = self.sample_scene(rng)
             for f in range(n_frames):
@@ -336,6 +336,3 @@ def _normalise(options: dict) -> dict:
         options["emotions"] = tuple(options["emotions"])
     return options
 
-
-def au_label_names(aus) -> list[str]:
-    return [f"AU{au_number(a)}" for a in aus]
