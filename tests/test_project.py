@@ -84,3 +84,15 @@ def test_toc_points_at_executed_copies_that_git_ignores():
     assert "book/chapters/" in (ROOT / ".gitignore").read_text().split()
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert config["execute"]["execute_notebooks"] == "off" and config["only_build_toc_files"] is True
+
+
+def test_every_citation_is_in_references_bib():
+    keys = set(re.findall(r"@\w+\{([^,\s]+),", (ROOT / "book" / "references.bib").read_text(encoding="utf-8")))
+    texts = {p.name: p.read_text(encoding="utf-8") for p in (ROOT / "book").glob("*.md")}
+    for p in NOTEBOOKS:
+        cells = json.loads(p.read_text(encoding="utf-8"))["cells"]
+        texts[p.name] = "\n".join("".join(c["source"]) for c in cells)
+    missing = {(name, key.strip()) for name, text in texts.items()
+               for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", text) for key in group.split(",")
+               if key.strip() not in keys}
+    assert not missing, f"citation keys missing from book/references.bib: {sorted(missing)}"
