@@ -1,0 +1,151 @@
+"""Figures and kernel-free views of the comparison chapters (10: explainers side by side, 11: shortcut sweep)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: short labels of the methods for titles and tiles
+SHORT = {
+    "lrp.epsilon_plus_flat": "LRP ε+♭", "lrp.epsilon_gamma_box": "LRP εγ□", "lrp.epsilon_alpha2_beta1_flat": "LRP α2β1♭",
+    "lrp.epsilon_plus": "LRP ε+", "gradient": "gradient", "gradient_x_input": "grad×input",
+    "integrated_gradients": "IG", "smoothgrad": "SmoothGrad", "gradcam": "GradCAM", "gradcam++": "GradCAM++",
+    "layercam": "LayerCAM", "attention": "attention", "cam": "CAM",
+}
+#: ASCII labels (drawn into PNG tiles with PIL's default font)
+ASCII = {
+    "lrp.epsilon_plus_flat": "LRP eps+flat", "lrp.epsilon_gamma_box": "LRP eps-gamma-box",
+    "lrp.epsilon_alpha2_beta1_flat": "LRP a2b1-flat", "lrp.epsilon_plus": "LRP eps+", "gradient": "gradient",
+    "gradient_x_input": "grad x input", "integrated_gradients": "IG", "smoothgrad": "SmoothGrad",
+    "gradcam": "GradCAM", "gradcam++": "GradCAM++", "layercam": "LayerCAM", "attention": "attention", "cam": "CAM",
+}
+
+
+def short(method: str) -> str:
+    return SHORT.get(method, method)
+
+
+def colorize(m: np.ndarray) -> np.ndarray:
+    """A signed map as RGB uint8: red positive, blue negative, white zero, scaled by its largest |value|."""
+    import matplotlib
+
+    m = np.nan_to_num(np.asarray(m, np.float64))
+    peak = np.abs(m).max()
+    v = 0.5 + 0.5 * (m / peak if peak > 0 else m)
+    return (matplotlib.colormaps["bwr"](v)[..., :3] * 255).astype(np.uint8)
+
+
+def _face_tile(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    g = np.asarray(image, np.uint8)
+    rgb = np.stack([g, g, g], -1).copy()
+    if mask is not None and mask.any():
+        from scipy.ndimage import binary_erosion
+        edge = mask & ~binary_erosion(mask)
+        rgb[edge] = (255, 200, 0)
+    return rgb
+
+
+def map_tiles(image, maps: dict, mask=None, tile: int = 84, ncols: int = 7, title: str | None = None) -> np.ndarray:
+    """One face (with its reference region outlined) and every method's map, tiled into one RGB image with labels.
+
+    maps: method -> (H, W) map. Returns uint8 (rows, cols, 3): cheap to store as a PNG view."""
+    from PIL import Image, ImageDraw
+
+    tiles = [("face + region", _face_tile(image, None if mask is None else np.asarray(mask, bool)))]
+    tiles += [(ASCII.get(k, k), colorize(v)) for k, v in maps.items()]
+    label_h = 12
+    nrows = int(np.ceil(len(tiles) / ncols))
+    top = 14 if title else 0
+    canvas = Image.new("RGB", (ncols * tile, top + nrows * (tile + label_h)), "white")
+    draw = ImageDraw.Draw(canvas)
+    if title:
+        draw.text((2, 1), title, fill=(0, 0, 0))
+    for k, (name, rgb) in enumerate(tiles):
+        r, c = divmod(k, ncols)
+        x, y = c * tile, top + r * (tile + label_h)
+        canvas.paste(Image.fromarray(rgb).resize((tile - 2, tile - 2), Image.BILINEAR), (x + 1, y + 1))
+        draw.text((x + 2, y + tile - 1), name[:16], fill=(0, 0, 0))
+    return np.asarray(canvas)
+
+
+def metric_heatmap(summary, metrics=("mu_box", "mu_truth", "cosine", "pointing", "rank_accuracy"), ax=None,
+                   title: str = ""):
+    """Methods x metrics heatmap of a summary table (one task), annotated with the values."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    t = summary.set_index("method")[list(metrics)]
+    t.index = [short(m) for m in t.index]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.9 * len(metrics) + 2.2, 0.32 * len(t) + 0.9))
+    sns.heatmap(t, annot=True, fmt=".2f", cmap="viridis", vmin=0, vmax=1, cbar=False, ax=ax,
+                annot_kws=dict(fontsize=7))
+    ax.set(title=title, xlabel="", ylabel="")
+    ax.tick_params(labelsize=7)
+    return ax
+
+
+def sanity_figure(table, method: str, strip: dict | None = None, show_steps=None):
+    """One method's cascading randomisation: Spearman and SSIM per step (one line per model), and, if given,
+    the maps of one face at some steps (strip: model -> (steps + 1, H, W) array)."""
+    import matplotlib.pyplot as plt
+
+    sub = table[table["method"] == method]
+    models = list(dict.fromkeys(sub["model"])) if "model" in sub else [None]
+    layers = sub.drop_duplicates("step").sort_values("step")["layer"].tolist()
+    show_steps = list(show_steps if show_steps is not None else range(len(layers)))
+    n_strip = len(strip) if strip else 0
+    fig = plt.figure(figsize=(3.2 + 0.75 * len(show_steps), max(1.8, 0.95 * n_strip + 0.5)))
+    gs = fig.add_gridspec(max(n_strip, 1), 1 + len(show_steps), width_ratios=[4.2] + [1] * len(show_steps))
+    ax = fig.add_subplot(gs[:, 0])
+    for model in models:
+        g = sub if model is None else sub[sub["model"] == model]
+        g = g.sort_values("step")
+        ax.plot(g["step"], g["spearman"], "o-", ms=3, label=f"{model or ''} Spearman")
+        ax.plot(g["step"], g["ssim"], "s--", ms=3, label=f"{model or ''} SSIM")
+    ax.set_xticks(range(len(layers)))
+    ax.set_xticklabels(["trained" if n == "none" else n for n in layers], rotation=70, fontsize=6)
+    ax.set(ylim=(-0.5, 1.05), ylabel="similarity to the trained model's map", title=short(method))
+    ax.axhline(0, color="grey", lw=0.6)
+    ax.legend(fontsize=5.5, loc="lower left")
+    for r, (model, maps) in enumerate((strip or {}).items()):
+        for c, step in enumerate(show_steps):
+            a = fig.add_subplot(gs[r, 1 + c])
+            a.imshow(colorize(maps[step]))
+            a.set_xticks([])
+            a.set_yticks([])
+            if r == 0:
+                a.set_title("trained" if layers[step] == "none" else f"-{layers[step]}", fontsize=6)
+            if c == 0:
+                a.set_ylabel(model, fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def sweep_figure(table, metrics=("mu_box", "mu_truth", "cosine", "mu_cue")):
+    """Chapter 11: per model, the score on the shortcut / clean test and every method's explanation metric
+    against the shortcut strength."""
+    import matplotlib.pyplot as plt
+
+    models = list(dict.fromkeys(table["model"]))
+    fig, axes = plt.subplots(len(models), 1 + len(metrics), figsize=(2.6 * (1 + len(metrics)), 2.4 * len(models)),
+                             squeeze=False)
+    for r, model in enumerate(models):
+        t = table[table["model"] == model]
+        first = t.drop_duplicates("strength")
+        ax = axes[r, 0]
+        ax.plot(first["strength"], first["score_shortcut_test"], "o-", label="test with the shortcut")
+        ax.plot(first["strength"], first["score_clean_test"], "s--", label="same faces, no mark")
+        ax.set(ylim=(0, 1), xlabel="shortcut strength", title=f"{model}: {first['score'].iloc[0]}")
+        ax.legend(fontsize=6)
+        for c, metric in enumerate(metrics, start=1):
+            ax = axes[r, c]
+            for method, g in t.groupby("method", sort=False):
+                ax.plot(g["strength"], g[metric], "o-", ms=3, label=short(method))
+            ax.set(xlabel="shortcut strength", title=f"{model}: {metric}")
+            if c == len(metrics):
+                ax.legend(fontsize=5.5)
+    fig.tight_layout()
+    return fig
+
+
+__all__ = ["SHORT", "short", "colorize", "map_tiles", "metric_heatmap", "sanity_figure", "sweep_figure"]
