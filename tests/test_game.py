@@ -157,3 +157,21 @@ def test_game_views_draw_and_browse():
     rows = [dict(try_=k, subject=2, shown={12: 3.0}, detected=[12]) for k in (1, 2)]
     box = recorded_game({"happiness": rows}, {"happiness": (img, {6, 12})})
     assert isinstance(box, widgets.VBox) and len(box._facexplain_links) >= 2
+
+
+def test_live_game_updates_its_view_when_an_au_is_toggled():
+    import matplotlib
+    matplotlib.use("Agg")
+
+    from facexplain.data import load_dataset
+    from facexplain.models.geometric_au import GeometricAUDetector
+    from facexplain.viz.game import live_game, render_player
+    train = load_dataset("synthetic", n=300, seed=9101)
+    det = GeometricAUDetector().fit(train.landmarks, train.au_intensity)
+    img, _ = render_player(1, {6: 3.0, 12: 3.0})
+    w = live_game({"happiness": (img, {6, 12})}, det)
+    view = w.children[-1]
+    before = view.value
+    assert before  # a first view is drawn at once
+    w.children[1].children[0].value = True    # toggle AU1
+    assert view.value != before

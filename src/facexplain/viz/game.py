@@ -164,40 +164,35 @@ def live_game(targets: dict[str, tuple], photo_detector, aus=None, max_items: in
     import io
 
     import ipywidgets as widgets
-    from IPython.display import display
     from PIL import Image
 
     from ..faces.aus import GENERATOR_AUS
     from ..faces.mesh import NoFaceFound
-    from .widgets import image_to_widget
 
     aus = tuple(aus or GENERATOR_AUS)
     pick = widgets.Dropdown(options=list(targets), description="target")
     toggles = [widgets.ToggleButton(description=f"AU{a}", layout=widgets.Layout(width="64px")) for a in aus]
     upload = widgets.FileUpload(accept="image/*", multiple=False, description="your photo")
     use_photo = widgets.Checkbox(value=False, description="use the photo")
-    out = widgets.Output()
+    view = widgets.Image(format="png")        # the current game view (updated in place, no Output capture)
+    message = widgets.HTML("")
     photo = {}
 
     def refresh(*_):
         t_img, t_aus = targets[pick.value]
+        message.value = ""
         if use_photo.value and "image" in photo:
             img = photo["image"]
             try:
                 found, lm = photo_detector.detect_photo(img)
             except NoFaceFound as e:
-                with out:
-                    out.clear_output(wait=True)
-                    print(e)
+                message.value = f"<i>{e}</i>"
                 return
             player = set(found)
         else:
             player = {a for a, t in zip(aus, toggles) if t.value}
             img, lm = render_player(subject, {a: 3.5 for a in player})
-        fig = game_figure(t_img, t_aus, img, lm, player, max_items=max_items)
-        with out:
-            out.clear_output(wait=True)
-            display(image_to_widget(fig, dpi=90))
+        view.value = _png(game_figure(t_img, t_aus, img, lm, player, max_items=max_items), dpi=90)
 
     def on_upload(change):
         files = upload.value
@@ -213,4 +208,4 @@ def live_game(targets: dict[str, tuple], photo_detector, aus=None, max_items: in
     upload.observe(on_upload, names="value")
     refresh()
     rows = [widgets.HBox(toggles[i:i + 10]) for i in range(0, len(toggles), 10)]
-    return widgets.VBox([widgets.HBox([pick, upload, use_photo]), *rows, out])
+    return widgets.VBox([widgets.HBox([pick, upload, use_photo]), *rows, message, view])
