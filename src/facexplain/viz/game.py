@@ -37,6 +37,9 @@ def draw_instruction_regions(ax, image, landmarks, target, player, max_items: in
         ax.imshow(overlay, interpolation="bilinear")
         yy, xx = np.nonzero(m > 0.8)
         if len(xx):
+            if np.ptp(xx) > 0.25 * w:               # a pair of regions (both eyes, both cheeks): mark the left one
+                keep = xx < xx.mean()
+                xx, yy = xx[keep], yy[keep]
             pos = np.array([xx.mean(), yy.mean()])
             while any(np.linalg.norm(pos - q) < 0.07 * max(h, w) for q in placed):   # keep numbers apart
                 pos = pos + (0.075 * w, 0.0)
@@ -79,12 +82,18 @@ def game_figure(target_image, target_aus, player_image, player_landmarks, player
 
 
 def _png(fig, dpi: int = 80) -> bytes:
-    """Render and close a figure (so dozens of precomputed views do not pile up as open figures)."""
+    """Render and close a figure (so dozens of precomputed views do not pile up as open figures); the PNG is
+    palette-quantised (256 colours) to keep the pages light."""
     import io
+
+    from PIL import Image
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
-    return buf.getvalue()
+    img = Image.open(io.BytesIO(buf.getvalue())).convert("RGB").quantize(256)
+    small = io.BytesIO()
+    img.save(small, format="PNG", optimize=True)
+    return small.getvalue()
 
 
 def _wrap(text: str, width: int) -> str:
