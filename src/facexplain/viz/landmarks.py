@@ -93,8 +93,8 @@ def accuracy_vs_k(summary, svm=None, column: str = "acc"):
     return fig
 
 
-def topk_view(image, landmarks, ranking, k: int, scale: int = 2) -> bytes:
-    """One small PNG (bytes) for the widget: the face (upscaled `scale` x) with its top-k landmarks circled."""
+def topk_view(image, landmarks, ranking, k: int, scale: int = 2, fmt: str = "jpeg", quality: int = 85) -> bytes:
+    """One small image (JPEG or PNG bytes) for the widget: the face (upscaled `scale` x), top-k landmarks circled."""
     import cv2
     from PIL import Image
     import io
@@ -107,7 +107,12 @@ def topk_view(image, landmarks, ranking, k: int, scale: int = 2) -> bytes:
     for x, y in pts[np.asarray(ranking)[: int(k)]]:
         cv2.circle(rgb, (int(x), int(y)), 2 + scale // 2, (31, 119, 180), 1, cv2.LINE_AA)
     buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="PNG", optimize=True)
+    if fmt not in ("jpeg", "png"):
+        raise ValueError(f"fmt must be 'jpeg' or 'png'; got {fmt!r}")
+    if fmt == "jpeg":
+        Image.fromarray(rgb).save(buf, format="JPEG", quality=int(quality))
+    else:
+        Image.fromarray(rgb).save(buf, format="PNG", optimize=True)
     return buf.getvalue()
 
 
