@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..faces.aus import GENERATOR_AUS, au_number
+from ..faces.aus import GENERATOR_AUS
 from ..faces.landmarks import MESH_TO_IBUG68
 
 os.environ.setdefault("GLOG_minloglevel", "2")   # keep MediaPipe's C++ start-up chatter out of notebook outputs
@@ -345,8 +345,8 @@ def calibrated_detector(n_train: int = 1500, seed: int = 7001, neutral: str = "s
         det = GeometricAUDetector(C=C).fit(lm, ds.au_intensity, reference_for(ds, neutral))
         return det.to_arrays()
 
-    cfg = dict(kind="geometric-au-v2", reads=repr(READS), n_train=int(n_train), seed=int(seed), neutral=neutral, landmarks=landmarks,
-               C=float(C), features=FEATURES)
+    cfg = dict(kind="geometric-au-v2", reads=repr(READS), n_train=int(n_train), seed=int(seed), neutral=neutral,
+               landmarks=landmarks, C=float(C), features=FEATURES)
     return GeometricAUDetector.from_arrays(cached_arrays("geometric_au", cfg, build))
 
 
@@ -367,6 +367,3 @@ def evaluate(detector: GeometricAUDetector, dataset, neutral=None, landmarks=Non
                          f1=f1_score(t, p, zero_division=0), chance_f1=2 * prev / (1 + prev)))
     return pd.DataFrame(rows)
 
-
-def au_columns(aus) -> list[str]:
-    return [f"AU{au_number(a)}" for a in aus]

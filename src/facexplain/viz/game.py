@@ -102,7 +102,7 @@ def _wrap(text: str, width: int) -> str:
 
 
 def render_player(subject: int, aus: dict[int, float], seed: int = 0, image_size: int = 112):
-    """A generated face of player `subject` (the generator's "shifted" identities) showing `aus` -> (image, landmarks)."""
+    """A generated face of player `subject` (a "shifted"-domain identity) showing `aus` -> (image, landmarks)."""
     from ..faces.generator import FaceGenerator, identity
     gen = FaceGenerator(image_size=image_size, domain="shifted")
     rng = np.random.default_rng([int(seed), int(subject), 11])
