@@ -121,3 +121,20 @@ def test_detection_finds_a_shifted_metric():
     det = detection(pd.DataFrame(rows)).set_index("metric")
     assert det.loc["mu_box", "detected_at"] == 0.9 and det.loc["mu_cue", "detected_at"] == 0.9
     assert np.isnan(det.loc["mu_truth", "detected_at"])
+
+
+def test_widget_views_cover_every_face_and_target(faces):
+    from facexplain.compare import widget_views
+    torch.manual_seed(0)
+    det = small_resnet18(2, widths=(4, 4, 8, 8)).eval()
+    det.aus = (12, 25)
+    x = torch.as_tensor(faces.images, dtype=torch.float32)[:, None] / 255
+    y = faces.au_present((12, 25)).astype(float)
+    task = au_task(det, x, faces, y, y, n_per_au=2)
+    src = dict(test=faces, inputs=x, y_pred=y)
+    out = widget_views({"det": det}, {"det": task}, {"det": src}, ["gradient", "attention"], {}, n_faces=2)
+    views, controls = out["det"]
+    assert controls["target"] == ["AU12", "AU25"]
+    assert len(controls["face"]) == min(2, len(set(task.labels["index"])))
+    assert set(views) == {(f, t) for f in controls["face"] for t in controls["target"]}
+    assert all(v[:8] == b"\x89PNG\r\n\x1a\n" for v in views.values())

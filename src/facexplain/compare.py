@@ -226,16 +226,16 @@ def emotion_task(model, inputs: torch.Tensor, dataset, y_true, y_pred, classes, 
 
 # --- chapter 10's browser and claims ----------------------------------------------------------------------------
 
-def widget_views(models: dict, tasks: dict, sources: dict, methods, options: dict, n_faces: int = 3,
-                 tile: int = 84) -> dict:
-    """Precomputed views for the side-by-side browser: per model, {(face, target): tiled image} and the controls.
+def widget_views(models: dict, tasks: dict, sources: dict, methods, options: dict, n_faces: int = 2,
+                 tile: int = 64) -> dict:
+    """Precomputed views for the side-by-side browser: per model, {(face, target): PNG bytes} and the controls.
 
     The faces are the first `n_faces` distinct faces of each task; targets are every output of the model (each AU
     of the detector, each emotion of the classifier), explained by every method in one batched call per method.
     models, tasks, sources and options are keyed by model name (options: method -> explain() options)."""
     from .explain import explain
     from .faces.aus import au_number
-    from .viz.compare import map_tiles
+    from .viz.compare import map_tiles, png_bytes
 
     out = {}
     for name, task in tasks.items():
@@ -274,8 +274,8 @@ def widget_views(models: dict, tasks: dict, sources: dict, methods, options: dic
                 mask = np.zeros(test.images.shape[1:3], bool)
                 for a in true:
                     mask |= test.region(int(i), a)
-                views[(label, tname)] = map_tiles(test.images[i], {m: maps[m][j] for m in methods}, mask,
-                                                  tile=tile, title=title)
+                views[(label, tname)] = png_bytes(map_tiles(test.images[i], {m: maps[m][j] for m in methods},
+                                                            mask, tile=tile, title=title))
         out[name] = (views, {"face": face_labels, "target": target_names})
     return out
 

@@ -67,6 +67,18 @@ def map_tiles(image, maps: dict, mask=None, tile: int = 84, ncols: int = 7, titl
     return np.asarray(canvas)
 
 
+def png_bytes(rgb: np.ndarray, colors: int = 48) -> bytes:
+    """An RGB array as a palette PNG (`colors` colours): heatmap tiles shrink about 3x, which keeps pages light."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(rgb, np.uint8)).quantize(colors=int(colors), method=Image.Quantize.MEDIANCUT).save(
+        buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
 def metric_heatmap(summary, metrics=("mu_box", "mu_truth", "cosine", "pointing", "rank_accuracy"), ax=None,
                    title: str = ""):
     """Methods x metrics heatmap of a summary table (one task), annotated with the values."""
@@ -148,4 +160,4 @@ def sweep_figure(table, metrics=("mu_box", "mu_truth", "cosine", "mu_cue")):
     return fig
 
 
-__all__ = ["SHORT", "short", "colorize", "map_tiles", "metric_heatmap", "sanity_figure", "sweep_figure"]
+__all__ = ["SHORT", "short", "colorize", "map_tiles", "png_bytes", "metric_heatmap", "sanity_figure", "sweep_figure"]
