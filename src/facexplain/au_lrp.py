@@ -103,11 +103,12 @@ def f1_beside_paper(ours: pd.DataFrame, paper: dict, other: dict | None = None, 
 
 
 def mu_beside_paper(summary: pd.DataFrame, composite: str, domain: str, paper_set: str) -> pd.DataFrame:
-    """Table-3 analog for one composite and domain: mu (box), mu (truth), n, with the paper's mu and n."""
+    """Table-3 analog for one composite and domain: mu (box), mu (truth), the box's share of the image (the mu of
+    evenly spread relevance), n, with the paper's mu and n."""
     s = summary[(summary.composite == composite) & (summary.domain == domain) & summary.region.isin(["box", "truth"])]
     wide = s.pivot_table(index="au", columns="region", values="mu").add_prefix("mu_")
-    n = s[s.region == "box"].set_index("au")["n"].rename("n")
-    t = wide.join(n).reset_index()
+    box = s[s.region == "box"].set_index("au")
+    t = wide.join(box["area"].rename("box_area")).join(box["n"].rename("n")).reset_index()
     t["paper_mu"] = [PAPER_MU[paper_set].get(a, (np.nan, 0))[0] for a in t.au]
     t["paper_n"] = [PAPER_MU[paper_set].get(a, (np.nan, 0))[1] for a in t.au]
     return t
@@ -175,16 +176,26 @@ def claims(f1_cv: pd.DataFrame, f1_cross: pd.DataFrame | None, mu_main: pd.DataF
                      verdict="reproduced" if share_below >= 0.75 else "partly" if share_below > 0 else
                      "not reproduced: on clean synthetic faces the detector's relevance sits in the boxes"))
     if shortcut is not None:
-        df1, dmu = shortcut["f1_shortcut"] - shortcut["f1_clean"], shortcut["mu_shortcut"] - shortcut["mu_clean"]
-        ok = abs(df1) <= 0.05 and dmu <= -0.05
-        rows.append(dict(claim="Good F1 can hide relevance off the AU (the bias the paper suspected)",
-                         paper="suspected from low mu, not tested",
-                         ours=f"shortcut {shortcut['strength']:.0%}: F1 {shortcut['f1_clean']:.2f}->"
-                              f"{shortcut['f1_shortcut']:.2f}, mu {shortcut['mu_clean']:.2f}->"
-                              f"{shortcut['mu_shortcut']:.2f}, relevance on the mark "
-                              f"{shortcut['mark_clean']:.2f}->{shortcut['mark_shortcut']:.2f}",
-                         verdict=("reproduced" if ok else "partly" if dmu < 0 else "not reproduced")
-                         + ": a planted cue, so the bias is known here"))
+        sc = shortcut
+        hidden = sc["f1_shortcut"] >= sc["f1_clean"] - 0.05
+        seen = sc["mark_shortcut"] - sc["mark_clean"] >= 0.1
+        rows.append(dict(claim="High F1 does not show that a detector uses the right evidence (the paper's concern, "
+                               "tested with a planted cue)",
+                         paper="suspected from low mu (bias in the data or overfitting), not tested",
+                         ours=f"cue on {sc['strength']:.0%} of faces: F1 {sc['f1_clean']:.2f} (clean) vs "
+                              f"{sc['f1_shortcut']:.2f} (cue model, cued faces), {sc['f1_no_mark']:.2f} with the cue "
+                              f"removed; relevance on the cue {sc['mark_clean']:.2f} -> {sc['mark_shortcut']:.2f}",
+                         verdict=("reproduced" if hidden and seen else "partly" if hidden or seen else "not reproduced")
+                         + ": F1 on cued test faces " + ("does not reveal" if hidden else "reveals")
+                         + " the shortcut; LRP relevance on the cue " + ("does" if seen else "does not")))
+        dmu = sc["mu_shortcut"] - sc["mu_clean"]
+        rows.append(dict(claim="mu in the AU boxes exposes a model that relies on evidence off the AU",
+                         paper="proposed as the verification step",
+                         ours=f"mu (box) {sc['mu_clean']:.2f} (clean) -> {sc['mu_shortcut']:.2f} (cue model)",
+                         verdict="reproduced" if dmu <= -0.05 else
+                         ("partly: mu drops a little" if dmu < 0 else
+                          "not reproduced: mu in the boxes does not drop; the shortcut shows only in the relevance "
+                          "on the cue itself, which needs to know where the cue is")))
     return pd.DataFrame(rows, columns=["claim", "paper", "ours", "verdict"])
 
 

@@ -136,15 +136,17 @@ def mu_records(model, inputs, dataset, aus, y_true, y_pred, methods, regions=("b
             mus = {reg: relevance_masses(maps, masks[reg]) for reg in regions}
             for j, i in enumerate(idx):
                 rows.append(dict(au=int(au), composite=method, index=int(i),
-                                 **{f"mu_{reg}": float(mus[reg][j]) for reg in regions}))
+                                 **{f"mu_{reg}": float(mus[reg][j]) for reg in regions},
+                                 **{f"area_{reg}": float(masks[reg][j].mean()) for reg in regions}))
             if keep_maps:
                 kept[(int(au), method)] = (idx, maps.astype(np.float32))
-    cols = ["au", "composite", "index"] + [f"mu_{reg}" for reg in regions]
+    cols = ["au", "composite", "index"] + [f"mu_{reg}" for reg in regions] + [f"area_{reg}" for reg in regions]
     return pd.DataFrame(rows, columns=cols), kept
 
 
 def mu_summary(records, **labels):
-    """Table-3 analog from mu_records: one row per (au, composite, region) with the mean mu and n (NaN-free)."""
+    """Table-3 analog from mu_records: one row per (au, composite, region) with the mean mu, n (NaN-free) and, when
+    recorded, the region's mean share of the image ("area": the mu of a map spread evenly, i.e. chance level)."""
     import pandas as pd
 
     out = []
@@ -152,9 +154,10 @@ def mu_summary(records, **labels):
     for (au, comp), g in records.groupby(["au", "composite"], sort=True):
         for reg in regions:
             v = g[f"mu_{reg}"].dropna()
+            area = g.loc[v.index, f"area_{reg}"].mean() if f"area_{reg}" in g and len(v) else np.nan
             out.append(dict(au=int(au), composite=comp, mu=float(v.mean()) if len(v) else np.nan, n=int(len(v)),
-                            region=reg, **labels))
-    return pd.DataFrame(out, columns=["au", "composite", "mu", "n", "region", *labels])
+                            region=reg, area=float(area), **labels))
+    return pd.DataFrame(out, columns=["au", "composite", "mu", "n", "region", "area", *labels])
 
 
 __all__ = ["relevance_mass", "relevance_rank_accuracy", "pointing_game", "relevance_masses", "au_masks",

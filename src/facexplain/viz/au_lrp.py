@@ -35,8 +35,11 @@ def overlay_rgb(image: np.ndarray, relevance: np.ndarray, landmarks=None, au=Non
         for x0, y0, x1, y1 in au_boxes(landmarks, au):
             xs = np.clip(np.round(np.array([x0, x1]) * scale).astype(int), 0, w - 1)
             ys = np.clip(np.round(np.array([y0, y1]) * scale).astype(int), 0, h - 1)
-            out[ys[0]:ys[1] + 1, [xs[0], xs[1]]] = (1, 1, 0)
-            out[[ys[0], ys[1]], xs[0]:xs[1] + 1] = (1, 1, 0)
+            t = max(1, scale)                   # line width in output pixels (thin lines vanish when shown small)
+            for x in xs:
+                out[ys[0]:ys[1] + 1, max(0, x - t // 2):x - t // 2 + t] = (1, 1, 0)
+            for y in ys:
+                out[max(0, y - t // 2):y - t // 2 + t, xs[0]:xs[1] + 1] = (1, 1, 0)
     return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
@@ -45,6 +48,11 @@ def heatmap_grid(dataset, maps: dict, picks: dict, aus, methods, size: float = 1
     import matplotlib.pyplot as plt
 
     aus = [a for a in aus if a in picks]
+    if not aus:
+        fig, ax = plt.subplots(figsize=(4, 1))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no correctly detected positives to explain", ha="center", va="center")
+        return fig
     fig, axes = plt.subplots(len(methods), len(aus), figsize=(size * len(aus), size * len(methods) * 1.05),
                              squeeze=False)
     l68 = dataset.landmarks68
