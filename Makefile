@@ -17,8 +17,9 @@ book: setup widgets-js
 	$(PY) -m facexplain.book build
 	@echo "open $(CURDIR)/book/_build/html/index.html"
 
+# --basetemp: a private temp folder, so pytest runs of other checkouts on this machine cannot prune ours
 test: setup widgets-js chromium
-	$(PY) -m pytest
+	$(PY) -m pytest --basetemp=.build/pytest
 
 setup: $(STAMP)
 
