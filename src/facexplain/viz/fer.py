@@ -42,7 +42,7 @@ def au_map_figure(data, codebook: str, per_class: int = 2):
     book = get_codebook(codebook)
     ex = _emotion_examples(data, per_class)
     fig, axes = plt.subplots(per_class, len(data.classes), figsize=(1.45 * len(data.classes), 1.6 * per_class),
-                             squeeze=False)
+                             squeeze=False, dpi=72)
     for j, c in enumerate(data.classes):
         for i in range(per_class):
             ax = axes[i, j]
@@ -51,7 +51,8 @@ def au_map_figure(data, codebook: str, per_class: int = 2):
                 k = ex[c][i]
                 ax.imshow(overlay(data.images_test[k], data.maps_test[k].numpy()))
             if i == 0:
-                aus = "+".join(str(a) for a in book.get(c, ())) or "no map"
+                aus = [str(a) for a in book.get(c, ())]
+                aus = ("+".join(aus[:5]) + ("\n+" + "+".join(aus[5:]) if len(aus) > 5 else "")) or "no map"
                 ax.set_title(f"{c}\n{aus}", fontsize=7)
     fig.suptitle(f"AU maps ({codebook} codebook)", fontsize=9)
     fig.tight_layout()
@@ -115,7 +116,8 @@ def average_maps_figure(views, data, methods=("attention", "cam")):
     classes = [c for c in data.classes if c != "neutral"]
     methods = [m for m in methods if (m, False) in views and (m, True) in views]   # those that were computed
     rows = [(m, w) for m in methods for w in (False, True)] + [("AU map", None)]
-    fig, axes = plt.subplots(len(rows), len(classes), figsize=(1.35 * len(classes), 1.4 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), len(classes), figsize=(1.2 * len(classes), 1.25 * len(rows)), squeeze=False,
+                             dpi=72)   # overlays compress poorly as PNG: keep the page light
     for i, (m, w) in enumerate(rows):
         for j, c in enumerate(classes):
             ax = axes[i, j]
@@ -158,13 +160,25 @@ def map_strip(views, data, method: str, with_au: bool, emotion: str, keep_faces,
     return np.concatenate([row(top), np.ones((4, row(top).shape[1], 3), np.float32), row(bottom)], axis=0)
 
 
-def map_browser(views, data, methods, keep_faces, tile: int = 96):
+def jpeg_widget(rgb: np.ndarray, quality: int = 75):
+    """An ipywidgets Image holding an RGB float array as JPEG (a few kB: the browser embeds ~100 of them)."""
+    import io
+
+    import ipywidgets as widgets
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)).save(buf, format="JPEG", quality=quality)
+    return widgets.Image(value=buf.getvalue(), format="jpeg")
+
+
+def map_browser(views, data, methods, keep_faces, tile: int = 72):
     """Kernel-free widget: method x (w/o | w/ AU) x emotion -> average and per-face maps above their AU maps."""
     from .widgets import browser
 
     classes = [c for c in data.classes if c != "neutral"]
     models = ["w/o AU", "w/ AU"]
-    strips = {(label(m), model, c): map_strip(views, data, m, model == "w/ AU", c, keep_faces, tile)
+    strips = {(label(m), model, c): jpeg_widget(map_strip(views, data, m, model == "w/ AU", c, keep_faces, tile))
               for m in methods for model in models for c in classes}
     title = ("top: class-average map, then single test faces; bottom: the AU maps they are scored against "
              "(colour: jet, red = high)")
@@ -173,4 +187,4 @@ def map_browser(views, data, methods, keep_faces, tile: int = 96):
 
 
 __all__ = ["au_map_figure", "example_faces", "average_maps_figure", "cam_cos_figure", "class_means", "map_browser", "map_strip",
-           "overlay", "sweep_figure"]
+           "jpeg_widget", "overlay", "sweep_figure"]
