@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-#: short labels of the methods for titles and tiles
-SHORT = {
-    "lrp.epsilon_plus_flat": "LRP ε+♭", "lrp.epsilon_gamma_box": "LRP εγ□", "lrp.epsilon_alpha2_beta1_flat": "LRP α2β1♭",
-    "lrp.epsilon_plus": "LRP ε+", "gradient": "gradient", "gradient_x_input": "grad×input",
-    "integrated_gradients": "IG", "smoothgrad": "SmoothGrad", "gradcam": "GradCAM", "gradcam++": "GradCAM++",
-    "layercam": "LayerCAM", "attention": "attention", "cam": "CAM",
-}
-#: ASCII labels (drawn into PNG tiles with PIL's default font)
+#: short ASCII labels of the methods (for titles, and drawn into PNG tiles with PIL's default font)
 ASCII = {
     "lrp.epsilon_plus_flat": "LRP eps+flat", "lrp.epsilon_gamma_box": "LRP eps-gamma-box",
     "lrp.epsilon_alpha2_beta1_flat": "LRP a2b1-flat", "lrp.epsilon_plus": "LRP eps+", "gradient": "gradient",
@@ -20,8 +13,12 @@ ASCII = {
 }
 
 
+SHORT = ASCII
+
+
 def short(method: str) -> str:
-    return SHORT.get(method, method)
+    """A method's short label."""
+    return ASCII.get(method, method)
 
 
 def colorize(m: np.ndarray) -> np.ndarray:
@@ -96,41 +93,60 @@ def metric_heatmap(summary, metrics=("mu_box", "mu_truth", "cosine", "pointing",
     return ax
 
 
-def sanity_figure(table, method: str, strip: dict | None = None, show_steps=None):
-    """One method's cascading randomisation: Spearman and SSIM per step (one line per model), and, if given,
-    the maps of one face at some steps (strip: model -> (steps + 1, H, W) array)."""
+def sanity_figure(table, methods=None, ncols: int = 4):
+    """Cascading randomisation, one panel per method: Spearman (solid) and SSIM (dashed) against the step, one
+    colour per model."""
     import matplotlib.pyplot as plt
 
-    sub = table[table["method"] == method]
-    models = list(dict.fromkeys(sub["model"])) if "model" in sub else [None]
-    layers = sub.drop_duplicates("step").sort_values("step")["layer"].tolist()
-    show_steps = list(show_steps if show_steps is not None else range(len(layers)))
-    n_strip = len(strip) if strip else 0
-    fig = plt.figure(figsize=(3.2 + 0.75 * len(show_steps), max(1.8, 0.95 * n_strip + 0.5)))
-    gs = fig.add_gridspec(max(n_strip, 1), 1 + len(show_steps), width_ratios=[4.2] + [1] * len(show_steps))
-    ax = fig.add_subplot(gs[:, 0])
-    for model in models:
-        g = sub if model is None else sub[sub["model"] == model]
-        g = g.sort_values("step")
-        ax.plot(g["step"], g["spearman"], "o-", ms=3, label=f"{model or ''} Spearman")
-        ax.plot(g["step"], g["ssim"], "s--", ms=3, label=f"{model or ''} SSIM")
-    ax.set_xticks(range(len(layers)))
-    ax.set_xticklabels(["trained" if n == "none" else n for n in layers], rotation=70, fontsize=6)
-    ax.set(ylim=(-0.5, 1.05), ylabel="similarity to the trained model's map", title=short(method))
-    ax.axhline(0, color="grey", lw=0.6)
-    ax.legend(fontsize=5.5, loc="lower left")
-    for r, (model, maps) in enumerate((strip or {}).items()):
-        for c, step in enumerate(show_steps):
-            a = fig.add_subplot(gs[r, 1 + c])
-            a.imshow(colorize(maps[step]))
-            a.set_xticks([])
-            a.set_yticks([])
-            if r == 0:
-                a.set_title("trained" if layers[step] == "none" else f"-{layers[step]}", fontsize=6)
-            if c == 0:
-                a.set_ylabel(model, fontsize=6)
+    methods = list(methods or dict.fromkeys(table["method"]))
+    models = list(dict.fromkeys(table["model"])) if "model" in table else [None]
+    layers = table.drop_duplicates("step").sort_values("step")["layer"].tolist()
+    nrows = int(np.ceil(len(methods) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.1 * nrows), squeeze=False, sharex=True,
+                             sharey=True)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, method in zip(axes.ravel(), methods):
+        sub = table[table["method"] == method]
+        for k, model in enumerate(models):
+            g = (sub if model is None else sub[sub["model"] == model]).sort_values("step")
+            ax.plot(g["step"], g["spearman"], "o-", ms=2.5, color=colors[k % len(colors)],
+                    label=f"{model} Spearman")
+            ax.plot(g["step"], g["ssim"], "s--", ms=2.5, color=colors[k % len(colors)], alpha=0.6,
+                    label=f"{model} SSIM")
+        ax.axhline(0, color="grey", lw=0.6)
+        ax.set_title(short(method), fontsize=8)
+        ax.set_ylim(-0.5, 1.05)
+    for ax in axes.ravel()[len(methods):]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xticks(range(len(layers)))
+        ax.set_xticklabels(["trained" if n == "none" else n for n in layers], rotation=80, fontsize=6)
+    axes[0, 0].legend(fontsize=5.5, loc="lower left")
+    fig.supylabel("similarity to the trained model's map", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def sanity_strip(strips: dict, layers, steps, tile: int = 56) -> bytes:
+    """Maps of one face after the chosen randomisation steps, one row per (model, method), as a light PNG.
+
+    strips: {(model, method): array (steps + 1, H, W)}; layers: the step names (step 0 = "none")."""
+    from PIL import Image, ImageDraw
+
+    label_w, head = 150, 14
+    rows = list(strips.items())
+    canvas = Image.new("RGB", (label_w + len(steps) * tile, head + len(rows) * tile), "white")
+    draw = ImageDraw.Draw(canvas)
+    for c, step in enumerate(steps):
+        name = "trained" if layers[step] == "none" else f"-{layers[step]}"
+        draw.text((label_w + c * tile + 2, 1), name[:9], fill=(0, 0, 0))
+    for r, ((model, method), maps) in enumerate(rows):
+        y = head + r * tile
+        draw.text((2, y + tile // 2 - 6), f"{model}: {ASCII.get(method, method)}"[:26], fill=(0, 0, 0))
+        for c, step in enumerate(steps):
+            img = Image.fromarray(colorize(maps[step])).resize((tile - 2, tile - 2), Image.BILINEAR)
+            canvas.paste(img, (label_w + c * tile + 1, y + 1))
+    return png_bytes(np.asarray(canvas))
 
 
 def sweep_figure(table, metrics=("mu_box", "mu_truth", "cosine", "mu_cue")):
@@ -160,4 +176,4 @@ def sweep_figure(table, metrics=("mu_box", "mu_truth", "cosine", "mu_cue")):
     return fig
 
 
-__all__ = ["SHORT", "short", "colorize", "map_tiles", "png_bytes", "metric_heatmap", "sanity_figure", "sweep_figure"]
+__all__ = ["SHORT", "short", "colorize", "map_tiles", "png_bytes", "metric_heatmap", "sanity_figure", "sanity_strip", "sweep_figure"]
