@@ -18,7 +18,7 @@ LRP_METHODS = ("lrp.epsilon_plus_flat", "lrp.epsilon_gamma_box", "lrp.epsilon_al
 #: preset -> chapter knobs (explicit notebook parameters override these)
 PRESETS = {
     "cpu": dict(n_faces=900, n_shifted=300, epochs=12, k_folds=3, widths=(8, 16, 32, 64), max_per_au=40,
-                composites=LRP_METHODS, n_ranks=5),
+                composites=LRP_METHODS, n_ranks=4),
     # the paper: leave-one-subject-out, 25 epochs per fold, every correctly detected positive explained
     "paper": dict(n_faces=6000, n_shifted=2000, epochs=25, k_folds=None, widths=(16, 32, 64, 128), max_per_au=None,
                   composites=LRP_METHODS, n_ranks=7),

@@ -3,7 +3,8 @@
 Seed 001 explains a sigmoid AU detector with LRP. We seed the relevance at the AU's *logit* (the sigmoid is a
 monotone squashing and would only rescale the relevance), canonize the ResNet with zennit's ResNetCanonizer
 (batch norms merged into the convolutions, the residual sum made an explicit module) and, by default, leave the
-biases out of the rules (zero_params="bias"), so that the input relevance sums to the explained logit.
+biases out of the rules (zero_params="bias"), so that the input relevance sums to the explained logit. The one
+exception is EpsilonGammaBox, which keeps its biases (see make_composite).
 
 A whole batch is explained in one forward/backward pass: the composite is registered once per call and each
 image gets its own one-hot output relevance for its own target.
@@ -56,7 +57,7 @@ def make_composite(method: str, x: torch.Tensor | None = None, *, low: float = 0
 
 
 def lrp_relevance(model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor, method: str = "lrp.epsilon_plus_flat",
-                  *, seed: str = "logit", batch_size: int | None = None, channels: str = "sum", **composite_options):
+                  *, seed: str = "logit", batch_size: int | None = None, **composite_options):
     """Input relevance (N, C, H, W) and the explained logits (N,) of `model` for one target output per image.
 
     seed="logit": the output relevance is the target's logit value (so R sums to the logit); seed="one": 1.

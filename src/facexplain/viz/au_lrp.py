@@ -43,7 +43,19 @@ def overlay_rgb(image: np.ndarray, relevance: np.ndarray, landmarks=None, au=Non
     return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def heatmap_grid(dataset, maps: dict, picks: dict, aus, methods, size: float = 1.5):
+def png_bytes(rgb: np.ndarray, colors: int = 32) -> bytes:
+    """A small PNG of an RGB overlay: palette-quantised (the views are embedded in the page, many of them)."""
+    import io
+
+    from PIL import Image
+
+    im = Image.fromarray(rgb).quantize(colors=colors, method=Image.Quantize.MEDIANCUT)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def heatmap_grid(dataset, maps: dict, picks: dict, aus, methods, size: float = 1.25, dpi: int = 72):
     """Rows = LRP methods, columns = AUs: the heatmap of one chosen face per AU (picks[au] = face index)."""
     import matplotlib.pyplot as plt
 
@@ -54,7 +66,7 @@ def heatmap_grid(dataset, maps: dict, picks: dict, aus, methods, size: float = 1
         ax.text(0.5, 0.5, "no correctly detected positives to explain", ha="center", va="center")
         return fig
     fig, axes = plt.subplots(len(methods), len(aus), figsize=(size * len(aus), size * len(methods) * 1.05),
-                             squeeze=False)
+                             squeeze=False, dpi=dpi)
     l68 = dataset.landmarks68
     for i, method in enumerate(methods):
         for j, au in enumerate(aus):
@@ -74,12 +86,13 @@ def heatmap_grid(dataset, maps: dict, picks: dict, aus, methods, size: float = 1
     return fig
 
 
-def low_high_figure(panels, size: float = 1.7):
+def low_high_figure(panels, size: float = 1.6, dpi: int = 72):
     """Seed 001's Fig. 2 analog: rows of (title, [(image, map, landmarks, au, caption), ...]) panels."""
     import matplotlib.pyplot as plt
 
     cols = max(len(p[1]) for p in panels)
-    fig, axes = plt.subplots(len(panels), cols, figsize=(size * cols, size * len(panels) * 1.15), squeeze=False)
+    fig, axes = plt.subplots(len(panels), cols, figsize=(size * cols, size * len(panels) * 1.15), squeeze=False,
+                             dpi=dpi)
     for r, (title, items) in enumerate(panels):
         for c in range(cols):
             ax = axes[r, c]
@@ -126,11 +139,11 @@ def heatmap_browser(dataset, records, maps: dict, aus, methods, n_ranks: int = 5
                 caption = (f"AU{au} · {short(method)} · face {face}<br>mu ({region}) = {mu[j]:.2f}, "
                            f"rank {pos + 1} of {len(order)}")
                 views[(f"AU{au}", short(method), rank_labels[k])] = widgets.VBox(
-                    [image_to_widget(overlay_rgb(dataset.images[face], m[j], l68[face], au)),
+                    [image_to_widget(png_bytes(overlay_rgb(dataset.images[face], m[j], l68[face], au))),
                      widgets.HTML(f"<small>{caption}</small>")])
     controls = {"AU": [f"AU{a}" for a in aus], "composite": [short(m) for m in methods], "mu rank": rank_labels}
     return browser(views, controls, sliders=["mu rank"], title=title,
                    missing="<i>no correctly detected positive for this AU</i>")
 
 
-__all__ = ["short", "overlay_rgb", "heatmap_grid", "low_high_figure", "rank_positions", "heatmap_browser"]
+__all__ = ["short", "overlay_rgb", "png_bytes", "heatmap_grid", "low_high_figure", "rank_positions", "heatmap_browser"]
