@@ -343,6 +343,14 @@ def lambda_sweep(data: FERData, lambdas, layer="layer4", **train_kwargs):
     return pd.DataFrame(rows)
 
 
+def _accuracy_note(d_acc: float, acc: float, n_test: int | None) -> str:
+    if not n_test:
+        return " (improved)" if d_acc > 0 else ""
+    se = 100 * np.sqrt(max(acc / 100 * (1 - acc / 100), 1e-4) / n_test)
+    return f" ({d_acc:+.1f} points, within noise: SE {se:.1f})" if abs(d_acc) < 2 * se else \
+        (" (improved)" if d_acc > 0 else "")
+
+
 def claims(table, sweep, paper_dataset: str = "RAF-DB", accuracy_margin: float = 2.0, ceiling: dict | None = None,
            n_test: int | None = None):
     """The chapter's claim check: (claim, paper, ours, verdict) with honest verdicts computed from our numbers.
@@ -374,8 +382,9 @@ def claims(table, sweep, paper_dataset: str = "RAF-DB", accuracy_margin: float =
         dict(claim=f"Accuracy is kept (within {accuracy_margin:g} points) or improved",
              paper=f"{p['accuracy'][0]:.2f} -> {p['accuracy'][1]:.2f} %",
              ours=f"{acc0:.1f} -> {acc1:.1f} %",
-             verdict=verdict(d_acc >= -accuracy_margin, False)
-             + (" (improved)" if d_acc > 0 else "")),
+             verdict=("reproduced" + _accuracy_note(d_acc, acc0, n_test)) if d_acc >= -accuracy_margin else
+             ("partly" + _accuracy_note(d_acc, acc0, n_test)) if "within noise" in _accuracy_note(d_acc, acc0, n_test)
+             else "not reproduced"),
     ]
     if sweep is not None and len(sweep) > 1:
         s = sweep.sort_values("lam")
@@ -399,11 +408,13 @@ def claims(table, sweep, paper_dataset: str = "RAF-DB", accuracy_margin: float =
                                   "reproduced" if 2 <= best <= 6 else "not reproduced")))
     if ceiling is not None:
         share = (att1 - ceiling["flat"]) / (ceiling["best"] - ceiling["flat"])
-        rows.append(dict(claim=f"ATT-COS w/ AU is near the best a {ceiling['size']} attention map can reach",
-                         paper=f"{p['att_cos'][1]:.2f} ({paper_dataset}; ResNet last stage)",
-                         ours=f"{att1:.3f} of at most {ceiling['best']:.3f} (flat map {ceiling['flat']:.3f}): "
-                              f"{100 * share:.0f}% of the way from flat to best",
-                         verdict="reproduced" if share >= 0.8 else ("partly" if share >= 0.5 else "not reproduced")))
+        rows.append(dict(claim="With AU, attention gets close to the AU maps (judged against what a "
+                               f"{ceiling['size']} map can reach at all)",
+                         paper=f"ATT-COS {p['att_cos'][1]:.2f} ({paper_dataset})",
+                         ours=f"{att1:.3f}: {100 * share:.0f}% of the way from a flat map ({ceiling['flat']:.3f}) "
+                              f"to the best {ceiling['size']} map ({ceiling['best']:.3f})",
+                         verdict=("reproduced (relative to the resolution ceiling)" if share >= 0.8 else
+                                  "partly" if share >= 0.5 else "not reproduced")))
     rows.append(dict(claim="Absolute accuracy / cosine levels", paper=f"{paper_dataset} numbers above",
                      ours="synthetic faces, small CNN, CPU budget",
                      verdict="not comparable (other data, model and training length)"))

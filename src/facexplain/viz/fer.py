@@ -76,17 +76,22 @@ def cam_cos_figure(table):
     return fig
 
 
-def sweep_figure(sweep, paper_best: float = 4.0):
-    """Accuracy and ATT-COS against the alignment weight lambda."""
+def sweep_figure(sweep, paper_best: float = 4.0, n_test: int | None = None, ceiling: dict | None = None):
+    """Accuracy (with its binomial standard error when n_test is given) and ATT-COS against lambda."""
     import matplotlib.pyplot as plt
 
     s = sweep.sort_values("lam")
     fig, axes = plt.subplots(1, 2, figsize=(7.0, 2.6))
-    axes[0].plot(s["lam"], s["accuracy"], "o-")
+    p = s["accuracy"].to_numpy() / 100
+    err = 100 * np.sqrt(p * (1 - p) / n_test) if n_test else None
+    axes[0].errorbar(s["lam"], s["accuracy"], yerr=err, fmt="o-", capsize=3)
     axes[0].set_ylabel("test accuracy (%)")
     axes[1].plot(s["lam"], s["att_cos"], "o-", color="C1")
     axes[1].axhline(0.85, ls=":", color="grey", lw=1)
     axes[1].text(s["lam"].min(), 0.86, "paper: >= 0.85 for lambda >= 5", fontsize=7, color="grey")
+    if ceiling is not None:
+        axes[1].axhline(ceiling["best"], ls="-.", color="C2", lw=1)
+        axes[1].text(s["lam"].min(), ceiling["best"] - 0.07, f"best {ceiling['size']} map", fontsize=7, color="C2")
     axes[1].set_ylabel("ATT-COS")
     axes[1].set_ylim(0, 1)
     for ax in axes:
