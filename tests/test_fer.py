@@ -131,3 +131,31 @@ def test_load_fer_data_errors():
         load_fer_data("synthetic", data_dir="/nowhere")
     with pytest.raises(ValueError, match="data_dir"):
         load_fer_data("rafdb", data_dir=None)
+
+
+def test_compare_methods_and_claims(faces):
+    import pandas as pd
+    from facexplain.models.fer import attention_ceiling, claims, compare_methods
+
+    data = fer_data(faces.subset(np.arange(12)), faces.subset(np.arange(12, 40)), "seed004")
+    torch.manual_seed(0)
+    models = {False: fer_model(7, widths=(4, 8, 8, 16)).eval(), True: fer_model(7, widths=(4, 8, 8, 16)).eval()}
+    table, per_class, views = compare_methods(models, data, ["cam", "gradcam", "attention"], keep_faces=[0, 1])
+    assert list(table.columns) == ["method", "with_au", "accuracy", "cam_cos", "att_cos"]
+    assert len(table) == 6 and table["cam_cos"].between(0, 1).all()
+    att = table[table["method"] == "attention"]
+    assert np.allclose(att["cam_cos"], att["att_cos"])          # the attention row's CAM-COS is ATT-COS
+    assert views[("cam", True)]["faces"].shape == (2, 64, 64)
+    assert "neutral" not in set(per_class["emotion"])
+    ceiling = attention_ceiling(models[True], data)
+    assert ceiling["size"] == "2x2" and 0 < ceiling["flat"] < ceiling["best"] <= 1
+    # verdicts follow the numbers
+    t = pd.DataFrame([dict(method="cam", with_au=False, accuracy=80.0, cam_cos=0.4, att_cos=0.5),
+                      dict(method="cam", with_au=True, accuracy=79.0, cam_cos=0.7, att_cos=0.8)])
+    sweep = pd.DataFrame(dict(lam=[0.0, 4.0, 8.0], accuracy=[80.0, 82.0, 79.0], att_cos=[0.5, 0.8, 0.86]))
+    c = claims(t, sweep).set_index("claim")["verdict"]
+    assert c.iloc[0] == "reproduced" and c.iloc[1] == "reproduced" and c.iloc[2].startswith("reproduced")
+    assert c.iloc[3] == "reproduced" and c.iloc[4] == "reproduced"
+    t.loc[1, ["att_cos", "accuracy"]] = [0.5, 70.0]
+    c = claims(t, None).set_index("claim")["verdict"]
+    assert c.iloc[0] == "not reproduced" and c.iloc[2] == "not reproduced"
