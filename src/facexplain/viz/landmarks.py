@@ -83,7 +83,7 @@ def accuracy_vs_k(summary, svm=None, column: str = "acc"):
         if svm is not None:
             for name, t in svm[(svm.emotion == e) & svm.model.str.contains("SVM")].groupby("model"):
                 t = t.sort_values("k")
-                ax.plot(t.k, t[column], ls="--", lw=1, label=name)
+                ax.plot(t.k, t[column], ls="--" if "linear" in name else ":", lw=1, color="0.45", label=name)
         ax.set_xscale("log", base=2)
         ax.set_title(e, fontsize=9)
         ax.set_xlabel("k landmarks")
