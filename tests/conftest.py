@@ -26,8 +26,8 @@ SMALL_PARAMS: dict[str, dict] = {
                          "faces_per_emotion": 1},
     "10_explainers_compared": {"train_faces": 160, "train_epochs": 2, "n_per_au": 1, "n_per_class": 1, "n_sanity": 2, "widget_faces": 1, "sanity_methods": ["lrp.epsilon_plus_flat", "gradient", "gradcam", "attention"]},
     "11_shortcuts": {"strengths": [0.0, 0.9], "n_faces": 120, "image_size": 48, "epochs": 1, "n_explain": 1, "methods": ["gradient", "gradcam", "lrp.epsilon_plus_flat"]},
-    "12_au_emotion_codebooks": {"n_faces": 160, "epochs": 2, "n_calibration": 200, "n_players": 8,
-                                "n_detector_faces": 120},
+    "12_au_emotion_codebooks": {"n_faces": 160, "epochs": 2, "n_calibration": 300, "n_players": 8,
+                                "n_detector_faces": 120, "other_methods": ["attention"]},
 }
 
 
