@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from facexplain.data import load_dataset
+from test_loaders import affectnet_dir, rafdb_dir  # noqa: F401  (fixture trees in the datasets' native layouts)
 from facexplain.faces import au_map, codebook
 from facexplain.models.au_maps import au_maps, ensure_landmarks, has_map
 from facexplain.models.fer import (alignment_cosine, attention, au_loss, evaluate_fer, fer_data, fer_model,
@@ -159,3 +160,16 @@ def test_compare_methods_and_claims(faces):
     t.loc[1, ["att_cos", "accuracy"]] = [0.5, 70.0]
     c = claims(t, None).set_index("claim")["verdict"]
     assert c.iloc[0] == "not reproduced" and c.iloc[2] == "not reproduced"
+
+
+def test_real_sets_read_through_their_loaders(affectnet_dir, rafdb_dir, tmp_path, monkeypatch):
+    """AffectNet ships 68 landmarks -> AU maps; RAF-DB has none -> detection, or a clear error without it."""
+    monkeypatch.setenv("FACEXPLAIN_CACHE", str(tmp_path / "cache"))
+    data = load_fer_data("affectnet", affectnet_dir, n_faces=None, image_size=32)
+    assert len(data.y_train) == 1 and data.classes[data.y_train[0]] == "happiness"   # contempt dropped
+    assert data.maps_train.shape == (1, 32, 32) and data.maps_train.max() == 1
+    assert data.classes[data.y_test[0]] == "anger" and data.maps_test.max() == 1
+    with pytest.raises(ValueError, match="no landmarks"):
+        load_fer_data("rafdb", rafdb_dir, n_faces=None, image_size=32, detect_landmarks=False)
+    with pytest.raises(ValueError, match="MediaPipe found no face"):
+        load_fer_data("rafdb", rafdb_dir, n_faces=None, image_size=32)    # flat grey fixture images: no face
