@@ -131,7 +131,7 @@ def topk_runs(seqs: SequenceSet, train_idx, test_idx, rankings: dict, ks, seeds,
         from tqdm.auto import tqdm
         jobs = tqdm(jobs, desc="top-k retraining", leave=False)
     for net, emotion, k, seed in jobs:
-        lm = np.asarray(rankings[net][emotion])[: int(k)]
+        lm = np.sort(np.asarray(rankings[net][emotion])[: int(k)])   # the top k, in landmark order (k=468: all)
         model = train_net(seqs, train_idx, emotion, net, lm, seed, settings)
         acc, bacc = accuracy(model, select_landmarks(seqs.x[test_idx], lm), seqs.binary(emotion)[test_idx])
         rows.append(dict(net=net.upper(), emotion=emotion, k=int(k), seed=int(seed), acc=acc, bacc=bacc))
@@ -160,7 +160,7 @@ def svm_baselines(seqs: SequenceSet, train_idx, test_idx, rankings: dict, ks, au
         x_tr, y_tr = augment(seqs.x[train_idx], y[train_idx], augmentation)
         y_te = y[test_idx]
         for k in ks:
-            lm = np.asarray(rankings[emotion])[: int(k)]
+            lm = np.sort(np.asarray(rankings[emotion])[: int(k)])
             a = select_landmarks(x_tr, lm).reshape(len(x_tr), -1)
             b = select_landmarks(seqs.x[test_idx], lm).reshape(len(test_idx), -1)
             for name, kernel in (("linear SVM", "linear"), ("RBF SVM", "rbf")):

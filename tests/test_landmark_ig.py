@@ -1,0 +1,68 @@
+"""The landmark chapter's pipeline pieces: cached training by config, accuracy, summaries, tables, claims."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from facexplain import landmark_ig as lig
+from facexplain.data.sequences import SequenceSet
+
+EMO = ("anger", "disgust", "fear", "happiness", "sadness", "surprise")
+
+
+@pytest.fixture()
+def tiny(monkeypatch, tmp_path):
+    monkeypatch.setenv("FACEXPLAIN_CACHE", str(tmp_path))
+    rng = np.random.default_rng(0)
+    n, p, l = 36, 3, 468
+    emotion = np.array([EMO[i % 6] for i in range(n)], dtype=object)
+    x = rng.normal(size=(n, p, 2, l)).astype(np.float32) * 0.1
+    for i, e in enumerate(emotion):
+        x[i, -1, 0, EMO.index(e) * 10:(EMO.index(e) + 1) * 10] += 1.0    # each emotion moves its own 10 landmarks
+    raw = x.transpose(0, 1, 3, 2).copy()
+    seqs = SequenceSet(x, raw, emotion, np.array([f"S{i % 12}" for i in range(n)], dtype=object), None, EMO, {})
+    return seqs, np.arange(24), np.arange(24, 36)
+
+
+def test_train_net_is_cached_and_deterministic(tiny):
+    seqs, tr, te = tiny
+    st = lig.TrainSettings(epochs=2, lr=1e-2, batch_size=8, filters=2, lstm_units=3, fc1=4,
+                           extra=lig.data_key(seqs, tr))
+    a = lig.train_net(seqs, tr, "fear", "r-emo", np.arange(20), 0, st)
+    b = lig.train_net(seqs, tr, "fear", "r-emo", np.arange(20), 0, st)
+    for u, v in zip(a.state_dict().values(), b.state_dict().values()):
+        assert np.array_equal(u.numpy(), v.numpy())
+    acc, bacc = lig.accuracy(a, seqs.x[te][..., :20], seqs.binary("fear")[te])
+    assert 0 <= bacc <= 1 and 0 <= acc <= 1
+    assert st.architecture("fear", 64) == dict(filters=2, lstm_units=3, fc1=4)
+    assert lig.TrainSettings().architecture("fear", 64) == dict(filters=39, lstm_units=51, fc1=34)
+
+
+def test_summaries_and_tables():
+    runs = pd.DataFrame(dict(net="T-EMO", emotion="fear", k=[468, 468, 16, 16], seed=[0, 1, 0, 1],
+                             acc=[0.9, 1.0, 0.8, 0.8], bacc=[0.5, 0.7, 0.5, 0.5]))
+    s = lig.summarise_runs(runs)
+    row = s[s.k == 468].iloc[0]
+    assert row.acc_mean == pytest.approx(0.95) and row.acc_std == pytest.approx(np.std([0.9, 1.0], ddof=1))
+    assert row.n_seeds == 2 and list(s.columns[:6]) == ["net", "emotion", "k", "acc_mean", "acc_std", "n_seeds"]
+    grid = lig.accuracy_grid(s, "T-EMO")
+    assert list(grid.columns) == [468, 16] and grid.loc["fear", 16] == "0.800 ± 0.000"
+    prec = lig.precision_table({"t-emo": {"fear": np.array([3, 1, 2, 0])}}, {"fear": np.array([3, 0])}, [4, 2, 1],
+                               n_landmarks=4)
+    assert list(prec.k) == [2, 1] and list(prec.precision) == [0.5, 1.0] and prec.chance.iloc[0] == 0.5
+
+
+def test_claims_table_has_verdicts():
+    ks = [468, 64, 16]
+    summ = pd.DataFrame([dict(net=n, emotion=e, k=k, acc_mean=0.9 + 0.01 * (k == 64), acc_std=0.0, n_seeds=1,
+                              bacc_mean=0.9, bacc_std=0.0) for n in ("T-EMO", "R-EMO") for e in EMO for k in ks])
+    svm = pd.DataFrame([dict(model=m, emotion=e, k=468, acc=0.95, bacc=0.9) for m in ("linear SVM", "RBF SVM")
+                        for e in EMO])
+    prec = pd.DataFrame([dict(net="T-EMO", emotion=e, k=k, precision=0.8, chance=0.2, n_truth=90) for e in EMO
+                         for k in (64, 16)])
+    comp = pd.DataFrame(dict(net="T-EMO", emotion=list(EMO), pairs=10, completeness_error=0.004))
+    c = lig.claims_table(summ, svm, prec, comp, ks)
+    assert list(c.columns) == ["claim", "paper", "ours", "verdict"]
+    assert c.verdict.str.match(r"^(reproduced|partly|not reproduced|not comparable)").all()
+    assert c.verdict.iloc[0].startswith("reproduced")                   # precision 0.8 vs chance 0.2
+    assert c[c.claim.str.contains("linear SVM")].verdict.iloc[0].startswith("not reproduced")
