@@ -3,7 +3,7 @@
     python -m facexplain.book [run] [-p NAME VALUE]... [--preset cpu|paper] [--only NAME]... [--out DIR]
                                     [--kernel NAME] [--list] [--build]
     python -m facexplain.book build [--strict]      # jupyter-book build from the executed copies
-    python -m facexplain.book widgets-js            # offline widget manager JS from the npm registry
+    python -m facexplain.book widgets-js            # offline widget manager + MathJax JS from the npm registry
     python -m facexplain.book check-env             # cv2 + MediaPipe Face Mesh import and find a face
 
 Chapters are the `_toc.yml` entries under `book/chapters/`; entry `book/chapters/NAME` is the executed copy of
@@ -30,7 +30,9 @@ from .cache import repo_root
 CHAPTERS_DIR = "book/chapters"          # where the toc expects executed chapters (relative to the book root)
 NOTEBOOKS_DIR = "notebooks"             # where their sources live
 WIDGETS_DIR = "book/_static/widgets"    # offline copy of the widget manager (html_static_path = book/_static)
+MATHJAX_DIR = "book/_static/mathjax"    # offline MathJax (mathjax_path in _config.yml)
 HTML_MANAGER = "@jupyter-widgets/html-manager@1.0.15"  # matches ipywidgets 8.1 (widget controls 2.0)
+MATHJAX = "mathjax@3.2.2"
 PRESETS = ("cpu", "paper")
 
 
@@ -191,29 +193,37 @@ def run(only: list[str] | None = None, parameters: dict | None = None, out: Path
 # -------------------------------------------------------------------------------------------- build
 
 def install_widget_js(root: Path | None = None, force: bool = False) -> Path:
-    """Install the widget manager from the npm registry into .build/npm and copy dist/embed.js and its fonts
-    into book/_static/widgets/, which `nb_ipywidgets_js` in _config.yml names (no CDN at page-load time)."""
+    """Install the page JavaScript from the npm registry into .build/npm and copy it into book/_static/ (no CDN
+    at page-load time): the widget manager's dist/embed.js and fonts into widgets/ (named by `nb_ipywidgets_js`
+    in _config.yml) and MathJax 3 (es5 bundle, fonts, lazily loaded parts) into mathjax/ (`mathjax_path`)."""
     root = Path(root or repo_root())
-    dest = root / WIDGETS_DIR
+    dest, math = root / WIDGETS_DIR, root / MATHJAX_DIR
     stamp = dest / "VERSION"
-    if not force and (dest / "embed.js").exists() and stamp.exists() and stamp.read_text().strip() == HTML_MANAGER:
+    wanted = f"{HTML_MANAGER} {MATHJAX}"
+    if (not force and (dest / "embed.js").exists() and (math / "tex-mml-chtml.js").exists() and stamp.exists()
+            and stamp.read_text().strip() == wanted):
         return dest / "embed.js"
     npm = shutil.which("npm")
     if npm is None:
         raise BookError("npm not found: install Node.js and npm (Debian: apt-get install nodejs npm)")
     prefix = root / ".build" / "npm"
     prefix.mkdir(parents=True, exist_ok=True)
-    print(f"npm install {HTML_MANAGER} into {prefix}", flush=True)
+    print(f"npm install {HTML_MANAGER} {MATHJAX} into {prefix}", flush=True)
     subprocess.run([npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--loglevel=error",
-                    HTML_MANAGER], check=True)
-    dist = prefix / "node_modules" / "@jupyter-widgets" / "html-manager" / "dist"
-    if dest.exists():
-        shutil.rmtree(dest)
+                    HTML_MANAGER, MATHJAX], check=True)
+    modules = prefix / "node_modules"
+    for folder in (dest, math):
+        if folder.exists():
+            shutil.rmtree(folder)
     dest.mkdir(parents=True)
-    for f in dist.iterdir():
+    for f in (modules / "@jupyter-widgets" / "html-manager" / "dist").iterdir():
         if f.name in ("embed.js", "embed.js.LICENSE.txt") or f.suffix in (".woff", ".woff2", ".ttf", ".eot", ".svg"):
             shutil.copy2(f, dest / f.name)
-    stamp.write_text(HTML_MANAGER + "\n")
+    es5 = modules / "mathjax" / "es5"
+    shutil.copytree(es5, math, ignore=lambda d, names: [n for n in names if Path(d) == es5 and (
+        n == "sre" or (n.endswith(".js") and n != "tex-mml-chtml.js"))])
+    shutil.copy2(modules / "mathjax" / "LICENSE", math / "LICENSE")
+    stamp.write_text(wanted + "\n")
     return dest / "embed.js"
 
 
@@ -287,8 +297,12 @@ def stage(dest: Path, executed_dir: Path, root: Path | None = None) -> Path:
     for f in (root / "book").iterdir():
         if f.is_file() and f.suffix in (".md", ".bib"):
             shutil.copy2(f, dest / "book" / f.name)
+    for f in (root / "book" / "_static").glob("*.js"):
+        (dest / "book" / "_static").mkdir(parents=True, exist_ok=True)
+        shutil.copy2(f, dest / "book" / "_static" / f.name)
     install_widget_js(root)
-    shutil.copytree(root / WIDGETS_DIR, dest / WIDGETS_DIR, dirs_exist_ok=True)
+    for folder in (WIDGETS_DIR, MATHJAX_DIR):
+        shutil.copytree(root / folder, dest / folder, dirs_exist_ok=True)
     for nb in Path(executed_dir).glob("*.ipynb"):
         if not nb.name.startswith(".") and not nb.name.endswith(".failed.ipynb"):
             shutil.copy2(nb, dest / CHAPTERS_DIR / nb.name)
