@@ -173,3 +173,12 @@ def test_real_sets_read_through_their_loaders(affectnet_dir, rafdb_dir, tmp_path
         load_fer_data("rafdb", rafdb_dir, n_faces=None, image_size=32, detect_landmarks=False)
     with pytest.raises(ValueError, match="MediaPipe found no face"):
         load_fer_data("rafdb", rafdb_dir, n_faces=None, image_size=32)    # flat grey fixture images: no face
+
+
+def test_list_parameters_accept_papermill_text():
+    from facexplain.models.fer import as_list
+    assert as_list("[0, 1, 4]", "lambdas", float) == [0.0, 1.0, 4.0]
+    assert as_list("0,4", "lambdas", float) == [0.0, 4.0]
+    assert as_list(["cam", "gradcam"], "cam_methods") == ["cam", "gradcam"]
+    with pytest.raises(ValueError, match="not a list"):
+        as_list("[0,", "lambdas", float)

@@ -23,6 +23,21 @@ LAYERS = ("stem", "layer1", "layer2", "layer3", "layer4")
 MEAN, STD = 0.5, 0.25
 
 
+def as_list(value, name: str, cast=str) -> list:
+    """A list parameter given as a list, or as text ("[0, 1, 4]" / "0,1,4", as papermill -p passes it)."""
+    if isinstance(value, str):
+        import ast
+        text = value.strip()
+        try:
+            value = ast.literal_eval(text) if text.startswith(("[", "(")) else [v.strip() for v in text.split(",") if v.strip()]
+        except (ValueError, SyntaxError):
+            raise ValueError(f"{name}={value!r} is not a list: pass e.g. [0, 1, 4] (papermill: -y '{name}: [0, 1, 4]')") from None
+    try:
+        return [cast(v) for v in value]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} is not a list of {cast.__name__}: pass e.g. [0, 1, 4]") from None
+
+
 def layer_index(layer) -> int:
     """Index into model.features(x) of a layer name ("stem", "layer1".."layer4") or index 0..4."""
     if isinstance(layer, (int, np.integer)) and 0 <= int(layer) < len(LAYERS):
@@ -421,7 +436,7 @@ def claims(table, sweep, paper_dataset: str = "RAF-DB", accuracy_margin: float =
     return pd.DataFrame(rows)
 
 
-__all__ = ["LAYERS", "PAPER_TABLE1", "FERData", "alignment_cosine", "attention", "attention_ceiling", "au_loss",
+__all__ = ["LAYERS", "PAPER_TABLE1", "FERData", "alignment_cosine", "as_list", "attention", "attention_ceiling", "au_loss",
            "class_mean_maps", "claims", "compare_methods", "evaluate_fer", "fer_data", "fer_model", "lambda_sweep",
            "layer_index", "load_fer_data", "logits_and_features", "map_scores", "paper_table", "positive_unit_max",
            "saliency", "shrink_maps", "to_input", "train_fer"]
