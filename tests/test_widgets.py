@@ -88,7 +88,7 @@ def test_image_to_widget_kinds():
     fig, ax = plt.subplots(figsize=(2, 2))
     ax.plot([0, 1])
     assert isinstance(image_to_widget(fig, dpi=50), widgets.Image)
-    assert not plt.get_fignums(), "the figure was not closed"
+    assert fig.number not in plt.get_fignums(), "the figure was not closed"
     assert bytes(image_to_widget(rgb.value).value) == bytes(rgb.value)
     assert isinstance(image_to_widget("<i>x</i>"), widgets.HTML)
     w = widgets.Label("x")
