@@ -72,10 +72,10 @@ def load_data(dataset: str = "synthetic", data_dir=None, n_faces: int = 900, n_s
         cross = (load_dataset("synthetic", n=int(n_shifted), seed=int(seed) + 1, image_size=image_size,
                               domain="shifted", shortcut=float(shortcut)) if cross_dataset is None else None)
     else:
-        source = load_dataset(dataset, data_dir=data_dir, image_size=image_size)
+        source = load_dataset(dataset, data_dir=data_dir, image_size=image_size, progress=False)
         cross = None
     if cross_dataset is not None:
-        cross = load_dataset(cross_dataset, data_dir=cross_data_dir, image_size=image_size)
+        cross = load_dataset(cross_dataset, data_dir=cross_data_dir, image_size=image_size, progress=False)
     return source, cross
 
 
