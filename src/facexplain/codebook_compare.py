@@ -562,9 +562,18 @@ def claims(table: pd.DataFrame, per_emotion: pd.DataFrame, matrices: dict[str, p
     if has("classifier_wo_au", "classifier_w_au", "seed004"):
         a, b = pair[("classifier_wo_au", "seed004")], pair[("classifier_w_au", "seed004")]
         lam_s = f" (λ={lam:g})" if lam is not None else ""
+        other = ""
+        if explanations is not None and "source_0" in explanations:
+            alt = explanations[explanations.source_0.astype(str).str.endswith(("(plain)", "(contrast)"))
+                               & (explanations.reference == "seed004")]
+            if len(alt):
+                e = alt.set_index("source_1").pearson
+                tag = str(alt.source_0.iloc[0]).rsplit("(", 1)[-1].rstrip(")")
+                if {"classifier_wo_au", "classifier_w_au"} <= set(e.index):
+                    other = f"; read {tag}: {f(e['classifier_wo_au'])} -> {f(e['classifier_w_au'])}"
         add("Seed 004: AU alignment makes the classifier attend to the codebook's AUs" + lam_s,
             "ATT-COS 0.57 -> 0.85 (RAF-DB, CAM)",
-            f"relevance per AU region vs seed 004: r={f(a.pearson)} (w/o AU) -> {f(b.pearson)} (w/ AU)",
+            f"relevance per AU region vs seed 004: r={f(a.pearson)} (w/o AU) -> {f(b.pearson)} (w/ AU){other}",
             _direction(a.pearson, b.pearson))
         if explanations is not None and "attention" in set(explanations.get("source_0", [])):
             e = explanations[(explanations.source_0 == "attention") & (explanations.reference == "seed004")]
