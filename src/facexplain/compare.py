@@ -338,8 +338,8 @@ def chapter10_claims(summary, verdicts, threshold: float = 0.5):
         rows.append(dict(claim="An AU detector's LRP relevance lies only partly in the AU's box (seed 001, Table 3)",
                          paper="mean mu 0.20-0.50 per AU (Actor Study), far from 1",
                          ours=f"mu in the box {mu:.2f} (uniform map: {chance:.2f})",
-                         verdict="reproduced" if mu < 0.7 and mu > chance else
-                         "partly" if mu < 0.7 else "not reproduced"))
+                         verdict="reproduced" if mu < 0.7 and mu > 1.5 * chance else
+                         "partly: hardly above a uniform map" if mu < 0.7 else "not reproduced"))
     cams = [m for m in ("gradcam", "gradcam++", "layercam") if ("emotion", m) in s.index]
     if cams:
         cos = {m: round(float(s.loc[("emotion", m), "cosine"]), 2) for m in cams}

@@ -286,8 +286,8 @@ def chapter11_claims(table, detected, alpha: float = 0.01):
                               f"that drop significantly (p<{alpha}): {len(face)}/{len(d[d.metric != 'mu_cue'])}; "
                               f"mu in the mark's strip rises significantly for {len(cue)}/{len(d[d.metric == 'mu_cue'])}"
                               " methods",
-                         verdict="reproduced" if fell >= 0.5 and len(face) else "partly" if len(face) or len(cue)
-                         else "not reproduced"))
+                         verdict="reproduced" if fell >= 0.5 and 2 * len(face) >= len(d[d.metric != "mu_cue"])
+                         else "partly" if len(face) or len(cue) else "not reproduced"))
         if len(d.dropna(subset=["detected_at"])):
             earliest = d.dropna(subset=["detected_at"])
             lo = earliest["detected_at"].min()
