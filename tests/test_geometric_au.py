@@ -47,6 +47,8 @@ def test_astronaut_photo_smile_is_detected(detectors):
     aus, landmarks = detectors["template"].detect_photo(data.astronaut())
     assert landmarks.shape == (468, 2)
     assert 12 in aus and aus[12] > 0          # lip corner puller: she smiles
+    assert 6 in aus and aus[6] > 0            # cheek raiser: a Duchenne smile lifts her cheeks
+    assert not {1, 2, 4, 5} & set(aus)        # her brows and upper lids are at rest
     assert {25, 26} & set(aus)                # her lips are apart
 
 

@@ -22,7 +22,7 @@ from .codebooks import CODEBOOKS, EMOTIONS_WITH_NEUTRAL, codebook
 from .template import LOWER_INNER_LIP, UPPER_INNER_LIP, Template, neutral_template
 
 #: Bumped whenever rendering changes, so cached datasets made by an older generator are not reused.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 # How strongly each domain varies pose, lighting and noise. "shifted" is the cross-domain test set of chapter 1:
 # other identities, wider head poses, harsher light, more sensor noise and blur.

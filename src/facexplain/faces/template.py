@@ -1,8 +1,10 @@
 """The neutral face every synthetic face is warped from: scikit-image's astronaut photo with its Face Mesh.
 
 The photo is a real face (so MediaPipe finds the generated faces), cropped around the face, turned grey and
-made neutral: her smile is undone (mouth corners lowered, the open mouth closed over the teeth). The 468 mesh
-points were found once with MediaPipe Face Mesh and ship in assets/astronaut_mesh.npy (512 x 512 photo pixels).
+made neutral: her smile is undone (mouth corners lowered, the open mouth closed over the teeth) and so is the
+cheek raise that comes with it (AU6: cheeks and lower lids lowered by the generator's own AU6 displacement at
+intensity NEUTRALISED_AU6). The 468 mesh points were found once with MediaPipe Face Mesh and ship in
+assets/astronaut_mesh.npy (512 x 512 photo pixels).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ RIGHT_EYE_CORNERS = (33, 133)   # subject's right eye = image left
 LEFT_EYE_CORNERS = (362, 263)
 
 CROP_SCALE = 1.6   # crop side / face height
+# FACS intensity (0-5) of the cheek raise (AU6) taken out of the photo: her Duchenne smile lifts the cheeks and
+# narrows the eyes from below. The size is a judgement by eye ("C", marked), not a measurement.
+NEUTRALISED_AU6 = 3.0
 
 
 @dataclass(frozen=True)
@@ -111,8 +116,28 @@ def neutral_template(size: int = 112) -> Template:
     cv2.polylines(seam_img, [line], False, 1.0, thickness=max(1, size // 112), lineType=cv2.LINE_AA)
     image = np.clip(image - 0.08 * cv2.GaussianBlur(seam_img, (3, 3), 0.6), 0, 1)
 
-    hull = cv2.convexHull(np.round(mesh_n).astype(np.int32))
+    image, mesh_n = _lower_cheeks(image, mesh_n, mesh_t, size, NEUTRALISED_AU6)
+    return Template(image.astype(np.float32), mesh_n.astype(np.float32), mesh_t.astype(np.float32),
+                    _face_mask(mesh_n, size), size)
+
+
+def _face_mask(mesh: np.ndarray, size: int) -> np.ndarray:
+    hull = cv2.convexHull(np.round(mesh).astype(np.int32))
     face = np.zeros((size, size), np.float32)
     cv2.fillConvexPoly(face, hull, 1.0)
-    face = cv2.GaussianBlur(face, (0, 0), max(1.0, size / 112 * 1.5))
-    return Template(image.astype(np.float32), mesh_n.astype(np.float32), mesh_t.astype(np.float32), face, size)
+    return cv2.GaussianBlur(face, (0, 0), max(1.0, size / 112 * 1.5))
+
+
+def _lower_cheeks(image, mesh, mesh_open, size: int, intensity: float):
+    """Undo a cheek raise: apply the generator's AU6 displacement with the opposite sign, to pixels and mesh."""
+    from .actions import Gates, au_kernels, displacement   # actions builds on this module
+
+    draft = Template(image, mesh, mesh_open, _face_mask(mesh, size), size)
+    kernels, gates = au_kernels(draft)[6], Gates(draft)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
+    f = -intensity / 5.0
+    d = f * displacement(kernels, xx, yy, lambda g: gates.pixels(g, xx, yy))
+    image = cv2.remap(image, xx - 0.5 - d[..., 0], yy - 0.5 - d[..., 1], cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_REFLECT)
+    mesh = mesh + f * displacement(kernels, mesh[:, 0], mesh[:, 1], gates.landmarks)
+    return image, mesh

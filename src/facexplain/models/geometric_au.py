@@ -317,7 +317,9 @@ def mediapipe_landmarks(n: int, seed: int, **options) -> tuple[np.ndarray, np.nd
             lm, found = detect_many(ds.images)
         return dict(landmarks=lm, found=found)
 
-    a = cached_arrays("mediapipe_landmarks", dict(kind="mediapipe-v1", n=int(n), seed=int(seed), **options), build)
+    from ..faces.generator import GENERATOR_VERSION
+    key = dict(kind="mediapipe-v1", generator=GENERATOR_VERSION, n=int(n), seed=int(seed), **options)
+    a = cached_arrays("mediapipe_landmarks", key, build)
     return a["landmarks"], a["found"]
 
 
@@ -345,7 +347,8 @@ def calibrated_detector(n_train: int = 1500, seed: int = 7001, neutral: str = "s
         det = GeometricAUDetector(C=C).fit(lm, ds.au_intensity, reference_for(ds, neutral))
         return det.to_arrays()
 
-    cfg = dict(kind="geometric-au-v2", reads=repr(READS), n_train=int(n_train), seed=int(seed), neutral=neutral,
+    from ..faces.generator import GENERATOR_VERSION
+    cfg = dict(kind="geometric-au-v2", generator=GENERATOR_VERSION, reads=repr(READS), n_train=int(n_train), seed=int(seed), neutral=neutral,
                landmarks=landmarks, C=float(C), features=FEATURES)
     return GeometricAUDetector.from_arrays(cached_arrays("geometric_au", cfg, build))
 
