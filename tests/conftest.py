@@ -31,6 +31,19 @@ SMALL_PARAMS: dict[str, dict] = {
 }
 
 
+@pytest.fixture(scope="session")
+def tiny_resnet():
+    """Factory of small, seeded, untrained ResNet-18s in eval mode (the explainers' and metrics' unit tests)."""
+    import torch
+
+    from facexplain.models.resnet import small_resnet18
+
+    def make(n_classes: int, widths=(4, 4, 8, 8), seed: int = 0):
+        torch.manual_seed(seed)
+        return small_resnet18(n_classes, widths=widths).eval()
+    return make
+
+
 def existing_chapters() -> list[book.Chapter]:
     """Toc chapters whose source notebook exists (the others are still being written)."""
     return [c for c in book.chapters(ROOT) if c.exists]

@@ -6,15 +6,12 @@ import torch
 
 from facexplain.explain import explain
 from facexplain.explain.cam import CAM_METHODS, _cam, explain_cam
-from facexplain.models.resnet import small_resnet18
 
 
 @pytest.fixture(scope="module")
-def model_and_x():
-    torch.manual_seed(0)
-    model = small_resnet18(5, widths=(4, 8, 8, 16)).eval()
-    x = torch.randn(3, 1, 48, 48)
-    return model, x
+def model_and_x(tiny_resnet):
+    model = tiny_resnet(5, widths=(4, 8, 8, 16))
+    return model, torch.randn(3, 1, 48, 48)
 
 
 @pytest.mark.parametrize("method", CAM_METHODS)

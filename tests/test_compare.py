@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from facexplain.compare import Task, au_task, compare_methods, emotion_evidence_aus, emotion_task, score_maps, summarize
-from facexplain.models.resnet import small_resnet18
 
 
 def _masks():
@@ -58,13 +57,19 @@ def faces():
     return load_dataset("synthetic", n=12, seed=3, image_size=48, cache=False)
 
 
-def test_compare_on_real_tasks(faces):
-    torch.manual_seed(0)
-    det = small_resnet18(2, widths=(4, 4, 8, 8)).eval()
+@pytest.fixture(scope="module")
+def au_setup(faces, tiny_resnet):
+    """An untrained two-AU detector and its task on the faces, with "perfect" predictions (every positive is
+    explained): (detector, inputs, labels, task)."""
+    det = tiny_resnet(2)
     det.aus = (12, 25)
     x = torch.as_tensor(faces.images, dtype=torch.float32)[:, None] / 255
     y = faces.au_present((12, 25)).astype(float)
-    task = au_task(det, x, faces, y, y, n_per_au=2)       # "perfect" predictions: every positive is explained
+    return det, x, y, au_task(det, x, faces, y, y, n_per_au=2)
+
+
+def test_compare_on_real_tasks(faces, au_setup, tiny_resnet):
+    det, x, y, task = au_setup
     assert len(task) == min(2, int(y[:, 0].sum())) + min(2, int(y[:, 1].sum()))
     k = task.labels["target_name"].index("AU25")
     i = task.labels["index"][k]
@@ -78,7 +83,7 @@ def test_compare_on_real_tasks(faces):
     assert table[["mu_box", "mu_truth"]].stack().between(0, 1).all()
 
     classes = ("neutral", "happiness", "sadness", "surprise", "fear", "anger", "disgust")
-    clf = small_resnet18(len(classes), widths=(4, 4, 8, 8)).eval()
+    clf = tiny_resnet(len(classes))
     y_true = np.array([classes.index(e) for e in faces.emotion])
     etask = emotion_task(clf, x, faces, y_true, y_true, classes, n_per_class=1)
     assert "neutral" not in set(etask.labels["target_name"])
@@ -86,8 +91,8 @@ def test_compare_on_real_tasks(faces):
     assert etask.truth.reshape(len(etask), -1).any(1).all()
 
 
-def test_au_task_rejects_unknown_au(faces):
-    det = small_resnet18(1, widths=(4, 4, 8, 8)).eval()
+def test_au_task_rejects_unknown_au(faces, tiny_resnet):
+    det = tiny_resnet(1)
     det.aus = (12,)
     y = faces.au_present((12,)).astype(float)
     with pytest.raises(ValueError, match="not an output"):
@@ -123,14 +128,9 @@ def test_detection_finds_a_shifted_metric():
     assert np.isnan(det.loc["mu_truth", "detected_at"])
 
 
-def test_widget_views_cover_every_face_and_target(faces):
+def test_widget_views_cover_every_face_and_target(faces, au_setup):
     from facexplain.compare import widget_views
-    torch.manual_seed(0)
-    det = small_resnet18(2, widths=(4, 4, 8, 8)).eval()
-    det.aus = (12, 25)
-    x = torch.as_tensor(faces.images, dtype=torch.float32)[:, None] / 255
-    y = faces.au_present((12, 25)).astype(float)
-    task = au_task(det, x, faces, y, y, n_per_au=2)
+    det, x, y, task = au_setup
     src = dict(test=faces, inputs=x, y_pred=y)
     out = widget_views({"det": det}, {"det": task}, {"det": src}, ["gradient", "attention"], {}, n_faces=2)
     views, controls = out["det"]

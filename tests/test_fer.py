@@ -182,3 +182,20 @@ def test_list_parameters_accept_papermill_text():
     assert as_list(["cam", "gradcam"], "cam_methods") == ["cam", "gradcam"]
     with pytest.raises(ValueError, match="not a list"):
         as_list("[0,", "lambdas", float)
+
+
+def test_chapter_settings_fill_from_the_preset_and_check_overrides():
+    from facexplain.models.fer import PRESETS, settings
+    cpu = settings("cpu")
+    assert cpu["n_faces"] == PRESETS["cpu"]["n_faces"] and cpu["image_size"] == 112
+    assert cpu["lambdas"][0] == 0.0 and cpu["lam"] in cpu["lambdas"]           # 0 and lam always in the ablation
+    mine = settings("cpu", epochs=3, lam=2, lambdas="[1, 10]", cam_methods="cam,gradcam")
+    assert mine["epochs"] == 3 and mine["lambdas"] == [0.0, 1.0, 2.0, 10.0] and mine["cam_methods"] == ["cam", "gradcam"]
+    assert settings("paper", "rafdb")["n_faces"] is None                       # the paper preset reads every face
+    assert "scorecam" in settings("paper")["cam_methods"] and "scorecam" not in cpu["cam_methods"]
+    with pytest.raises(ValueError, match="unknown chapter 04 knob"):
+        settings("cpu", n_epochs=3)
+    with pytest.raises(ValueError, match="lam must be >= 0"):
+        settings("cpu", lam=-1)
+    with pytest.raises(ValueError, match="preset"):
+        settings("gpu")

@@ -9,15 +9,12 @@ import torch
 
 from facexplain.metrics.sanity import (cascading_randomization, map_similarity, randomization_blocks,
                                        reinitialize_, sanity_verdicts)
-from facexplain.models.resnet import small_resnet18
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    torch.manual_seed(0)
-    model = small_resnet18(3, widths=(4, 4, 8, 8)).eval()
-    x = torch.rand(3, 1, 32, 32)
-    return model, x
+def tiny(tiny_resnet):
+    model = tiny_resnet(3)
+    return model, torch.rand(3, 1, 32, 32)
 
 
 def test_blocks_go_top_down_one_step_per_residual_block(tiny):

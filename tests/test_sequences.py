@@ -86,3 +86,52 @@ def test_bad_options():
         load_sequences("ckplus")
     with pytest.raises(ValueError, match="unknown dataset"):
         load_sequences("rafdb")
+
+
+@pytest.fixture
+def ckplus_video_dir(tmp_path):
+    """A CK+ tree in its native layout whose frames are generated neutral -> apex clips (real-looking faces, so
+    MediaPipe finds them): four labelled sequences, one of them contempt, one with FACS only (no Emotion file)."""
+    from PIL import Image
+
+    from facexplain.faces.generator import generate_sequences
+    codes = {"anger": 1, "contempt": 2, "happiness": 5, "surprise": 7}
+    clips = generate_sequences(5, n_frames=4, seed=11, image_size=112, emotions=("anger", "happiness", "surprise"))
+    plan = [("S501", "001", "anger"), ("S501", "002", "happiness"), ("S502", "001", "surprise"),
+            ("S502", "002", "contempt"), ("S503", "001", None)]
+    root = tmp_path / "CK+"
+    for k, (subject, seq, emotion) in enumerate(plan):
+        for f in range(4):
+            stem = f"{subject}_{seq}_{f + 1:08d}"
+            row = 4 * k + f
+            img = root / "cohn-kanade-images" / subject / seq / f"{stem}.png"
+            img.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(clips.images[row]).save(img)
+            pts = root / "Landmarks" / subject / seq / f"{stem}_landmarks.txt"
+            pts.parent.mkdir(parents=True, exist_ok=True)
+            pts.write_text("".join(f"   {x:.7e}   {y:.7e}\n" for x, y in clips.landmarks68[row]))
+        if emotion is not None:
+            lab = root / "Emotion" / subject / seq / f"{subject}_{seq}_{4:08d}_emotion.txt"
+            lab.parent.mkdir(parents=True, exist_ok=True)
+            lab.write_text(f"   {codes[emotion]:.7e}\n")
+    return root, clips
+
+
+def test_ckplus_sequences_through_face_mesh(ckplus_video_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("FACEXPLAIN_CACHE", str(tmp_path / "cache"))
+    root, clips = ckplus_video_dir
+    seqs = load_sequences("ckplus", root, n_frames=3, image_size=112, crop="centre")
+    # contempt and the unlabelled sequence are left out; the rest keep their order, labels and subjects
+    assert list(seqs.emotion) == ["anger", "happiness", "surprise"]
+    assert list(seqs.subject) == ["S501", "S501", "S502"]
+    assert seqs.raw.shape == (3, 3, 468, 2) and seqs.x.shape == (3, 3, 2, 468)
+    # frames 1, 3 (rounded from 2.5) and 4 of each clip: Face Mesh lands on the generator's own landmarks
+    picked = np.array([[4 * k + f for f in (0, 2, 3)] for k in range(3)]).ravel()
+    truth = clips.landmarks[picked].reshape(3, 3, 468, 2)
+    iod = np.linalg.norm(clips.landmarks68[0, 36:42].mean(0) - clips.landmarks68[0, 42:48].mean(0))
+    assert np.median(np.linalg.norm(seqs.raw - truth, axis=-1)) / iod < 0.1
+    assert len(list((tmp_path / "cache" / "ckplus_sequences").glob("*.npz"))) == 1     # cached for the next run
+    again = load_sequences("ckplus", root, n_frames=3, image_size=112, crop="centre")
+    assert np.array_equal(again.raw, seqs.raw)
+    with pytest.raises(ValueError, match="data_dir"):
+        load_sequences("ckplus", None)

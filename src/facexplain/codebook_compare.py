@@ -89,17 +89,27 @@ def codebook_source(name: str, aus=None) -> pd.DataFrame:
 def occurrence_matrix(present, emotions, aus, emotion_order=EMOTIONS) -> pd.DataFrame:
     """Share of faces per emotion in which each AU is present: present (N, len(aus)) 0/1, emotions (N,)."""
     aus = au_axis(aus)
-    x = np.asarray(present, dtype=np.float64)
+    rows = _mean_per_emotion(present, emotions, aus, emotion_order, "present")
+    return pd.DataFrame(rows, index=list(emotion_order), columns=[f"AU{a}" for a in aus])
+
+
+def _mean_per_emotion(values, emotions, aus, emotion_order, name: str) -> np.ndarray:
+    """Per-face values (N, len(aus)) averaged over each emotion's faces -> (len(emotion_order), len(aus)); NaN/inf
+    entries are skipped (a column with none finite gives NaN)."""
+    x = np.asarray(values, dtype=np.float64)
     emo = np.asarray(emotions).astype(str)
     if x.ndim != 2 or x.shape != (len(emo), len(aus)):
-        raise ValueError(f"present must be (N, {len(aus)}) for N={len(emo)} emotions; got shape {x.shape}")
+        raise ValueError(f"{name} must be (N, {len(aus)}) for N={len(emo)} emotions; got shape {x.shape}")
+    finite = np.isfinite(x)
     rows = []
     for e in emotion_order:
         sel = emo == e
         if not sel.any():
             raise ValueError(f"no face of emotion {e!r}: generate more faces (every emotion needs at least one)")
-        rows.append(x[sel].mean(0))
-    return pd.DataFrame(rows, index=list(emotion_order), columns=[f"AU{a}" for a in aus])
+        n = finite[sel].sum(0)
+        total = np.where(finite[sel], x[sel], 0.0).sum(0)
+        rows.append(np.divide(total, n, out=np.full(len(aus), np.nan), where=n > 0))
+    return np.array(rows)
 
 
 def generator_matrix(dataset, aus=None) -> pd.DataFrame:
@@ -194,19 +204,7 @@ def attribution_matrix(mass, emotions, aus=None, contrast: bool = False,
     contrast) minus the mean over the emotions (what is specific to an emotion), cut at 0, and each row divided by
     its maximum, so every emotion's most-attended AU region is 1."""
     aus = au_axis(aus)
-    mass = np.asarray(mass, np.float64)
-    emo = np.asarray(emotions).astype(str)
-    if mass.shape != (len(emo), len(aus)):
-        raise ValueError(f"mass must be (N, {len(aus)}) for N={len(emo)} emotions; got shape {mass.shape}")
-    rows = []
-    for e in emotion_order:
-        sel = emo == e
-        if not sel.any():
-            raise ValueError(f"no face of emotion {e!r} to average over")
-        with np.errstate(invalid="ignore"):
-            rows.append(np.nanmean(np.where(np.isfinite(mass[sel]), mass[sel], np.nan), 0)
-                        if np.isfinite(mass[sel]).any() else np.full(len(aus), np.nan))
-    m = np.nan_to_num(np.array(rows), nan=0.0)
+    m = np.nan_to_num(_mean_per_emotion(mass, emotions, aus, emotion_order, "mass"), nan=0.0)
     if contrast:
         m = np.clip(m - m.mean(0, keepdims=True), 0, None)
     peak = m.max(1, keepdims=True)

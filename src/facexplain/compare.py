@@ -367,9 +367,6 @@ def chapter10_claims(summary, verdicts, threshold: float = 0.5):
 # --- the book's trained models, from the chapters' cache --------------------------------------------------------
 
 #: chapter 04's preset knobs the emotion classifier depends on (kept equal to notebooks/04_au_guided_fer.ipynb)
-CHAPTER04 = {"cpu": dict(n_faces=800, epochs=20, lam=4.0), "paper": dict(n_faces=6000, epochs=60, lam=4.0)}
-
-
 def chapter01_detector(preset: str = "cpu", seed: int = 0, device: str = "cpu", n_faces: int | None = None,
                        epochs: int | None = None):
     """Chapter 01's AU detector (its preset's data, config and subject-wise CV; weights from the cache when the
@@ -399,19 +396,18 @@ def chapter04_classifier(preset: str = "cpu", seed: int = 0, device: str = "cpu"
     """Chapter 04's emotion classifier (its preset's data and training; lam=0: the plain "w/o AU" model, None: the
     chapter's "w/ AU" lambda) and its test faces; n_faces/epochs override the preset (quick tests only).
     Returns dict(model, test, inputs, y_true, y_pred, classes, data, lam)."""
-    from .config import check_preset
     from .data import load_dataset
     from .data.splits import subject_split
     from .models import fer
     from .train import predict
 
-    knobs = dict(CHAPTER04[check_preset(preset)])
-    knobs.update({k: v for k, v in dict(n_faces=n_faces, epochs=epochs).items() if v is not None})
+    knobs = fer.settings(preset, n_faces=n_faces, epochs=epochs)
     lam = knobs["lam"] if lam is None else float(lam)
-    data = fer.load_fer_data("synthetic", None, n_faces=knobs["n_faces"], seed=seed, image_size=112,
+    size = knobs["image_size"]
+    data = fer.load_fer_data("synthetic", None, n_faces=knobs["n_faces"], seed=seed, image_size=size,
                              codebook=codebook, test_fraction=0.3)
     model = fer.train_fer(data, lam=lam, layer="layer4", epochs=knobs["epochs"], seed=seed, device=device).eval()
-    ds = load_dataset("synthetic", n=knobs["n_faces"], seed=seed, image_size=112)
+    ds = load_dataset("synthetic", n=knobs["n_faces"], seed=seed, image_size=size)
     _, te = subject_split(ds.subject, test_fraction=0.3, seed=seed)
     test = ds.subset(te)
     if not np.array_equal(test.images, data.images_test):
@@ -428,5 +424,5 @@ def lrp_box_options(low: float, high: float) -> dict:
 
 
 __all__ = ["METRICS", "ALL_METHODS", "Task", "score_maps", "compare_methods", "chance_scores", "summarize", "au_task",
-           "emotion_evidence_aus", "emotion_task", "widget_views", "chapter10_claims", "CHAPTER04", "chapter01_detector", "chapter04_classifier",
+           "emotion_evidence_aus", "emotion_task", "widget_views", "chapter10_claims", "chapter01_detector", "chapter04_classifier",
            "lrp_box_options"]

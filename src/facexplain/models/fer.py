@@ -22,6 +22,37 @@ LAYERS = ("stem", "layer1", "layer2", "layer3", "layer4")
 #: Grey-level normalisation of the inputs (uint8 / 255 - MEAN) / STD.
 MEAN, STD = 0.5, 0.25
 
+#: CAM methods the chapter scores (ScoreCAM, 128 forward passes per map, only with the paper preset).
+_CAMS = ["cam", "gradcam", "gradcam++", "layercam", "xgradcam", "hirescam", "eigencam"]
+#: Chapter 04's knobs per preset: "cpu" takes minutes on 2 cores; "paper" restores the paper's scale (224 px,
+#: more data, longer training, the full lambda ablation). n_faces=None: every face of a real set.
+PRESETS = {
+    "cpu": dict(n_faces=800, image_size=112, epochs=20, lam=4.0, lambdas=[0, 1, 4, 10], cam_methods=_CAMS),
+    "paper": dict(n_faces=6000, image_size=224, epochs=60, lam=4.0, lambdas=[0, 1, 2, 3, 4, 5, 6, 8, 10],
+                  cam_methods=_CAMS + ["scorecam"]),
+}
+
+
+def settings(preset: str = "cpu", dataset: str = "synthetic", **given) -> dict:
+    """Chapter 04's knobs for a preset, overridden by every explicitly given (non-None) one; lists may come as text
+    (papermill). The paper preset reads every face of a real dataset."""
+    from ..config import check_preset
+
+    out = dict(PRESETS[check_preset(preset)])
+    unknown = set(given) - set(out)
+    if unknown:
+        raise ValueError(f"unknown chapter 04 knob(s) {sorted(unknown)}: expected some of {sorted(out)}")
+    if preset == "paper" and str(dataset).lower() != "synthetic":
+        out["n_faces"] = None
+    out.update({k: v for k, v in given.items() if v is not None})
+    out["lam"] = float(out["lam"])
+    if out["lam"] < 0:
+        raise ValueError(f"lam must be >= 0 (0 = no AU alignment); got {out['lam']}")
+    out["lambdas"] = sorted({0.0, out["lam"], *as_list(out["lambdas"], "lambdas", float)})
+    out["cam_methods"] = as_list(out["cam_methods"], "cam_methods")
+    out["image_size"], out["epochs"] = int(out["image_size"]), int(out["epochs"])
+    return out
+
 
 def as_list(value, name: str, cast=str) -> list:
     """A list parameter given as a list, or as text ("[0, 1, 4]" / "0,1,4", as papermill -p passes it)."""
@@ -436,7 +467,7 @@ def claims(table, sweep, paper_dataset: str = "RAF-DB", accuracy_margin: float =
     return pd.DataFrame(rows)
 
 
-__all__ = ["LAYERS", "PAPER_TABLE1", "FERData", "alignment_cosine", "as_list", "attention", "attention_ceiling", "au_loss",
+__all__ = ["LAYERS", "PAPER_TABLE1", "PRESETS", "settings", "FERData", "alignment_cosine", "as_list", "attention", "attention_ceiling", "au_loss",
            "class_mean_maps", "claims", "compare_methods", "evaluate_fer", "fer_data", "fer_model", "lambda_sweep",
            "layer_index", "load_fer_data", "logits_and_features", "map_scores", "paper_table", "positive_unit_max",
            "saliency", "shrink_maps", "to_input", "train_fer"]
