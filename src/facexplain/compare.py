@@ -315,7 +315,7 @@ def chapter10_claims(summary, verdicts, threshold: float = 0.5):
         rows.append(dict(claim="z+-type LRP rules are insensitive to randomising the later layers "
                                "(Sixt et al. 2020)",
                          paper="maps barely change when upper layers are random (VGG-16, proof for z+ / alpha-beta)",
-                         ours=f"mean |Spearman| after randomising head + layer4: {tops}; "
+                         ours=f"mean Spearman (of |map|) after randomising head + layer4: {tops}; "
                               f"{len(insensitive)}/{n_pairs} (composite, model) pairs stay above {threshold}",
                          verdict="reproduced" if len(insensitive) == n_pairs else
                          "partly" if insensitive else "not reproduced"))
@@ -329,7 +329,7 @@ def chapter10_claims(summary, verdicts, threshold: float = 0.5):
         rows.append(dict(claim="Maps multiplied by the input (gradient x input, IG) keep more of their structure "
                                "under randomisation than the plain gradient (Adebayo et al. 2018)",
                          paper="qualitative: input-multiplied maps stay similar to the input after randomisation",
-                         ours=f"mean |Spearman| with all layers random: {full}",
+                         ours=f"mean Spearman (of |map|) with all layers random: {full}",
                          verdict="reproduced" if len(higher) == n_pairs else "partly" if higher else "not reproduced"))
     if ("au_detector", "lrp.epsilon_plus_flat") in s.index:
         mu = float(s.loc[("au_detector", "lrp.epsilon_plus_flat"), "mu_box"])

@@ -137,7 +137,7 @@ def cascading_randomization(model: nn.Module, x: torch.Tensor, target, methods, 
 def sanity_verdicts(table, threshold: float = 0.5, top: str = "layer4"):
     """One verdict per method from a cascading_randomization table.
 
-    pass  the mean |Spearman| falls below `threshold` by the time the head and the last stage (`top`) are random;
+    pass  the mean Spearman (ranks of |map|) falls below `threshold` by the time the head and the last stage (`top`) are random;
     late  it falls below only after lower layers are random too (insensitive to the layers that decide);
     fail  it never falls below (the maps survive randomising the whole network).
     Columns: method, spearman_top, ssim_top (after the `top` stage), spearman_full, ssim_full, first_drop, verdict."""

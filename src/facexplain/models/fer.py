@@ -394,7 +394,7 @@ def _accuracy_note(d_acc: float, acc: float, n_test: int | None) -> str:
         return " (improved)" if d_acc > 0 else ""
     se = 100 * np.sqrt(max(acc / 100 * (1 - acc / 100), 1e-4) / n_test)
     return f" ({d_acc:+.1f} points, within noise: SE {se:.1f})" if abs(d_acc) < 2 * se else \
-        (" (improved)" if d_acc > 0 else "")
+        (" (improved beyond test noise; one training run each)" if d_acc > 0 else "")
 
 
 def claims(table, sweep, paper_dataset: str = "RAF-DB", accuracy_margin: float = 2.0, ceiling: dict | None = None,
@@ -451,7 +451,8 @@ def claims(table, sweep, paper_dataset: str = "RAF-DB", accuracy_margin: float =
                          f"({', '.join(f'{l:g}: {a:.1f}' for l, a in zip(s['lam'], s['accuracy']))})"
                          + (f"; spread {spread:.1f} points vs SE {se:.1f}" if n_test else ""),
                          verdict=("not comparable (differences within test noise)" if noisy else
-                                  "reproduced" if 2 <= best <= 6 else "not reproduced")))
+                                  "reproduced (one training run per lambda: seed noise not measured)"
+                                  if 2 <= best <= 6 else "not reproduced")))
     if ceiling is not None:
         share = (att1 - ceiling["flat"]) / (ceiling["best"] - ceiling["flat"])
         rows.append(dict(claim="With AU, attention gets close to the AU maps (judged against what a "
