@@ -22,7 +22,7 @@ SMALL_PARAMS: dict[str, dict] = {
     "03_landmark_ig": {"n_sequences": 96, "n_frames": 4, "epochs": 4, "n_seeds": 2, "ks": [468, 64, 16],
                        "ig_samples": 12, "ig_steps": 16},
     "01_au_lrp": {"n_faces": 160, "n_shifted": 60, "epochs": 2, "max_per_au": 5, "n_ranks": 2},
-    "04_au_guided_fer": {"n_faces": 160, "epochs": 2, "lambdas": [0, 4], "cam_methods": ["cam", "gradcam"],
+    "04_au_guided_fer": {"n_faces": 160, "epochs": 2, "lambdas": [0, 4], "cam_methods": ["cam", "gradcam"], "n_seeds": 2,
                          "faces_per_emotion": 1},
     "10_explainers_compared": {"train_faces": 160, "train_epochs": 2, "n_per_au": 1, "n_per_class": 1, "n_sanity": 2, "widget_faces": 1, "sanity_methods": ["lrp.epsilon_plus_flat", "gradient", "gradcam", "attention"]},
     "11_shortcuts": {"strengths": [0.0, 0.9], "n_faces": 120, "image_size": 48, "epochs": 1, "n_explain": 1, "methods": ["gradient", "gradcam", "lrp.epsilon_plus_flat"]},
