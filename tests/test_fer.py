@@ -219,7 +219,7 @@ def test_seed_repeats_feed_the_accuracy_claims(faces, tmp_path, monkeypatch):
     assert np.isclose(g["d_acc_sd"], np.std([10, -2, 3], ddof=1))
     t = pd.DataFrame([dict(method="cam", with_au=False, accuracy=60.0, cam_cos=0.4, att_cos=0.5),
                       dict(method="cam", with_au=True, accuracy=70.0, cam_cos=0.7, att_cos=0.7)])
-    sweep = pd.DataFrame(dict(lam=[0.0, 4.0, 8.0], accuracy=[60.0, 70.0, 65.0], att_cos=[0.5, 0.7, 0.7]))
+    sweep = pd.DataFrame(dict(lam=[0.0, 4.0, 8.0], accuracy=[60.0, 70.0, 62.0], att_cos=[0.5, 0.7, 0.7]))
     single = claims(t, sweep, n_test=1000).set_index("claim")["verdict"]
     seeded = claims(t, sweep, n_test=1000, repeats=hand).set_index("claim")["verdict"]
     acc = "Accuracy is kept (within 2 points) or improved"
@@ -228,5 +228,7 @@ def test_seed_repeats_feed_the_accuracy_claims(faces, tmp_path, monkeypatch):
     peak = "Lambda ablation: accuracy peaks near lambda = 4"
     assert seeded[peak].startswith("reproduced") and "seed-to-seed sd" in claims(
         t, sweep, n_test=1000, repeats=hand).set_index("claim").loc[peak, "ours"]
-    noisy = hand.assign(accuracy=[60.0, 75.0, 70.0, 58.0, 55.0, 70.0])          # seed sd larger than the sweep's spread
+    noisy = hand.assign(accuracy=[60.0, 75.0, 70.0, 58.0, 55.0, 70.0])          # seed sd 8: the peak's 8-point lead is noise
     assert claims(t, sweep, n_test=1000, repeats=noisy).set_index("claim")["verdict"][peak].startswith("not comparable")
+    close = sweep.assign(accuracy=[60.0, 70.0, 68.0])                              # runner-up 2 points behind
+    assert claims(t, close, n_test=1000, repeats=hand).set_index("claim")["verdict"][peak].startswith("not comparable")
