@@ -6,6 +6,7 @@ import pytest
 from facexplain.data.sequences import (augment, load_sequences, mirror_permutation, normalise, select_landmarks,
                                        split_by_subject)
 from facexplain.faces import EMOTIONS
+from facexplain.faces.landmarks import interocular_distance
 
 
 @pytest.fixture(scope="module")
@@ -91,10 +92,11 @@ def test_bad_options():
 @pytest.fixture
 def ckplus_video_dir(tmp_path):
     """A CK+ tree in its native layout whose frames are generated neutral -> apex clips (real-looking faces, so
-    MediaPipe finds them): four labelled sequences, one of them contempt, one with FACS only (no Emotion file)."""
-    from PIL import Image
-
+    MediaPipe finds them): five sequences of 4 frames; three labelled anger, happiness, surprise, one contempt and
+    one without an Emotion file."""
     from facexplain.faces.generator import generate_sequences
+    from test_loaders import num, write_image, write_points, write_text
+
     codes = {"anger": 1, "contempt": 2, "happiness": 5, "surprise": 7}
     clips = generate_sequences(5, n_frames=4, seed=11, image_size=112, emotions=("anger", "happiness", "surprise"))
     plan = [("S501", "001", "anger"), ("S501", "002", "happiness"), ("S502", "001", "surprise"),
@@ -103,17 +105,10 @@ def ckplus_video_dir(tmp_path):
     for k, (subject, seq, emotion) in enumerate(plan):
         for f in range(4):
             stem = f"{subject}_{seq}_{f + 1:08d}"
-            row = 4 * k + f
-            img = root / "cohn-kanade-images" / subject / seq / f"{stem}.png"
-            img.parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(clips.images[row]).save(img)
-            pts = root / "Landmarks" / subject / seq / f"{stem}_landmarks.txt"
-            pts.parent.mkdir(parents=True, exist_ok=True)
-            pts.write_text("".join(f"   {x:.7e}   {y:.7e}\n" for x, y in clips.landmarks68[row]))
+            write_image(root / "cohn-kanade-images" / subject / seq / f"{stem}.png", clips.images[4 * k + f])
+            write_points(root / "Landmarks" / subject / seq / f"{stem}_landmarks.txt", clips.landmarks68[4 * k + f])
         if emotion is not None:
-            lab = root / "Emotion" / subject / seq / f"{subject}_{seq}_{4:08d}_emotion.txt"
-            lab.parent.mkdir(parents=True, exist_ok=True)
-            lab.write_text(f"   {codes[emotion]:.7e}\n")
+            write_text(root / "Emotion" / subject / seq / f"{subject}_{seq}_{4:08d}_emotion.txt", [num(codes[emotion])])
     return root, clips
 
 
@@ -128,7 +123,7 @@ def test_ckplus_sequences_through_face_mesh(ckplus_video_dir, tmp_path, monkeypa
     # frames 1, 3 (rounded from 2.5) and 4 of each clip: Face Mesh lands on the generator's own landmarks
     picked = np.array([[4 * k + f for f in (0, 2, 3)] for k in range(3)]).ravel()
     truth = clips.landmarks[picked].reshape(3, 3, 468, 2)
-    iod = np.linalg.norm(clips.landmarks68[0, 36:42].mean(0) - clips.landmarks68[0, 42:48].mean(0))
+    iod = interocular_distance(clips.landmarks68[0])
     assert np.median(np.linalg.norm(seqs.raw - truth, axis=-1)) / iod < 0.1
     assert len(list((tmp_path / "cache" / "ckplus_sequences").glob("*.npz"))) == 1     # cached for the next run
     again = load_sequences("ckplus", root, n_frames=3, image_size=112, crop="centre")

@@ -201,9 +201,6 @@ def claims(f1_cv: pd.DataFrame, f1_cross: pd.DataFrame | None, mu_main: pd.DataF
     return pd.DataFrame(rows, columns=["claim", "paper", "ours", "verdict"])
 
 
-
-
-
 def shortcut_experiment(cfg, train_idx, test_idx, n_faces: int, seed: int, strength: float, method: str,
                         max_per_au=None, device: str = "cpu", image_size: int = 112) -> dict:
     """Train the detector on the same faces carrying the label-coded mark (probability `strength`), on the same
@@ -238,7 +235,7 @@ def shortcut_table(clean_f1, clean_records, sc: dict, method: str, strength: flo
         return r.groupby("au")[cols].mean()
 
     c, s = per_au(clean_records), per_au(sc["records"])
-    t = pd.DataFrame({"f1_clean": clean_f1.set_index("au").f1, f"f1_shortcut": sc["f1"].set_index("au").f1,
+    t = pd.DataFrame({"f1_clean": clean_f1.set_index("au").f1, "f1_shortcut": sc["f1"].set_index("au").f1,
                       "f1_shortcut_no_mark": sc["f1_without_mark"].set_index("au").f1})
     for col in c.columns:
         t[f"{col}_clean"] = c[col]

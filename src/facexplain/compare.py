@@ -366,7 +366,6 @@ def chapter10_claims(summary, verdicts, threshold: float = 0.5):
 
 # --- the book's trained models, from the chapters' cache --------------------------------------------------------
 
-#: chapter 04's preset knobs the emotion classifier depends on (kept equal to notebooks/04_au_guided_fer.ipynb)
 def chapter01_detector(preset: str = "cpu", seed: int = 0, device: str = "cpu", n_faces: int | None = None,
                        epochs: int | None = None):
     """Chapter 01's AU detector (its preset's data, config and subject-wise CV; weights from the cache when the
