@@ -121,3 +121,62 @@ def test_cli_errors_are_clear_and_nonzero(tiny, monkeypatch, capsys):
     assert book.main(["--only", "a_first", "-p", "x", "3", "--preset", "cpu", "--no-progress"]) == 1   # no preset here
     assert book.main(["--only", "a_first", "-p", "x", "3", "--no-progress"]) == 0
     assert "a 3 a" in _stdout(tiny / "book" / "chapters" / "a_first.ipynb")
+
+
+# ------------------------------------------------------------------ parameters read as Python (issue 17, item 1)
+
+def test_parameters_cell_is_read_as_python():
+    source = ('seed = 0                # everything follows from this\n'
+              'threshold = 0.03        # moves if displacement >= this x IOD; 0.0 = off, None = the chapter value\n'
+              'ks = [468, 64,\n'
+              '      16]               # budgets\n'
+              'size: int = 112\n'
+              'a, b = 1, "x"\n'
+              'cfg = dict(x=1)         # not a literal, still a parameter\n'
+              'if seed:\n'
+              '    hidden = 1\n'
+              'cfg["y"] = 2\n')
+    found = book.parse_parameters(source)
+    assert list(found) == ["seed", "threshold", "ks", "size", "a", "b", "cfg"]
+    assert found["threshold"]["default"] == "0.03" and found["threshold"]["inferred_type_name"] == "float"
+    assert "None = the chapter value" in found["threshold"]["help"]
+    assert found["ks"]["default"] == "[468, 64,\n      16]" and found["ks"]["help"] == "budgets"
+    assert found["size"]["inferred_type_name"] == "int"
+    with pytest.raises(book.BookError, match="not valid Python"):
+        book.parse_parameters("x = = 1")
+
+
+def test_parameters_cell_must_be_unique(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(f"x = {i}", metadata={"tags": ["parameters"]}) for i in range(2)]
+    nbformat.write(nb, tmp_path / "two.ipynb")
+    with pytest.raises(book.BookError, match="exactly one code cell tagged 'parameters', found 2"):
+        book.declared_parameters(tmp_path / "two.ipynb")
+
+
+def _assigned_at_column_zero(notebook: Path) -> list[str]:
+    """An independent reading of a parameters cell: `name =` at the start of a line."""
+    import re
+    return re.findall(r"^([A-Za-z_]\w*)\s*=", book.parameters_cell(notebook), flags=re.M)
+
+
+REAL = [c for c in book.chapters(book.repo_root()) if c.exists]
+
+
+@pytest.mark.parametrize("chapter", REAL, ids=[c.name for c in REAL])
+def test_list_shows_every_parameter_of_the_real_notebooks(chapter, capsys):
+    assigned = _assigned_at_column_zero(chapter.source)
+    assert list(book.declared_parameters(chapter.source)) == assigned
+    assert book.main(["--list", "--only", chapter.name]) == 0
+    listed = [line.split("=")[0].strip() for line in capsys.readouterr().out.splitlines()[1:]]
+    assert listed == assigned
+
+
+def test_parameters_whose_comments_hold_equals_signs_are_accepted(monkeypatch):
+    """`-p fer_lam 4.0` (chapter 10) and `-p truth_threshold` (chapter 03): comments with '=' that papermill's
+    parser skips. The run is stopped at execution; what reaches it is checked."""
+    seen = {}
+    monkeypatch.setattr(book, "execute", lambda c, out, params, **kw: seen.setdefault(c.name, params) and out)
+    assert book.main(["run", "--only", "10_explainers_compared", "-p", "fer_lam", "4.0", "--no-progress"]) == 0
+    assert book.main(["run", "--only", "03_landmark_ig", "-p", "truth_threshold", "0.05", "--no-progress"]) == 0
+    assert seen == {"10_explainers_compared": {"fer_lam": 4.0}, "03_landmark_ig": {"truth_threshold": 0.05}}

@@ -14,12 +14,15 @@ building, so the toc can list the whole planned book.
 from __future__ import annotations
 
 import argparse
+import ast
 import fnmatch
+import io
 import os
 import shutil
 import subprocess
 import sys
 import time
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,10 +108,52 @@ def parse_value(text: str):
     return _resolve_type(text)
 
 
-def declared_parameters(notebook: Path) -> dict:
-    """Parameters a notebook declares in its `parameters` cell (papermill's inspect): name -> info dict."""
-    import papermill
-    return papermill.inspect_notebook(str(notebook))
+def parameters_cell(notebook: Path) -> str:
+    """The source of the one code cell tagged `parameters` (an error naming the notebook otherwise)."""
+    import nbformat
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise BookError(f"{notebook}: expected exactly one code cell tagged 'parameters', found {len(cells)}")
+    return cells[0].source
+
+
+def parse_parameters(source: str, where: str = "the parameters cell") -> dict[str, dict]:
+    """Names a parameters cell assigns at top level, read as Python (ast), in order: name -> info dict with
+    `name`, `default` (the value's source text), `inferred_type_name` (the literal's type, or the annotation)
+    and `help` (the comment on the assignment's last line). Comments may contain anything, '=' included;
+    values may span lines. Assignments inside blocks, to attributes or to subscripts are not parameters."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as err:
+        raise BookError(f"{where} is not valid Python (line {err.lineno}: {err.msg})") from None
+    comments = {tok.start[0]: tok.string.lstrip("#").strip()
+                for tok in tokenize.generate_tokens(io.StringIO(source).readline) if tok.type == tokenize.COMMENT}
+    found: dict[str, dict] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, annotation = node.targets, None
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, annotation = [node.target], ast.get_source_segment(source, node.annotation)
+        else:
+            continue
+        names = [n.id for t in targets for n in ([t] if isinstance(t, ast.Name) else getattr(t, "elts", []))
+                 if isinstance(n, ast.Name)]
+        try:
+            value = ast.literal_eval(node.value)
+            type_name = "None" if value is None else type(value).__name__
+        except (ValueError, TypeError, SyntaxError, RecursionError):
+            type_name = "None"
+        for name in names:
+            found[name] = {"name": name, "default": ast.get_source_segment(source, node.value),
+                           "inferred_type_name": annotation or type_name, "help": comments.get(node.end_lineno, "")}
+    return found
+
+
+def declared_parameters(notebook: Path) -> dict[str, dict]:
+    """Parameters a notebook declares: every name its `parameters` cell assigns at top level (see parse_parameters)."""
+    return parse_parameters(parameters_cell(notebook), where=f"the parameters cell of {notebook}")
 
 
 def split_parameters(selected: list[Chapter], given: dict) -> dict[str, dict]:
@@ -354,7 +399,7 @@ def _list(only) -> None:
             continue
         print(f"{c.name}:")
         for name, info in declared_parameters(c.source).items():
-            note = " ".join(str(x) for x in (info["inferred_type_name"], info["help"]) if x and x != "None")
+            note = "; ".join(str(x) for x in (info["inferred_type_name"], info["help"]) if x and x != "None")
             print(f"    {name} = {info['default']}" + (f"  # {note}" if note else ""))
 
 
