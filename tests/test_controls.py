@@ -144,3 +144,24 @@ def test_no_learning_players_and_sweep_summary():
     assert s["effect"] == pytest.approx(0.03) and s["effect_se"] == pytest.approx(0.02 / np.sqrt(3))
     with pytest.raises(ValueError):
         sweep_summary(sweep, group="instructions")
+
+
+def test_template_table_scores_templates_like_maps():
+    maps_train = np.zeros((4, 4, 4), np.float32)
+    maps_train[:2, 0, 0] = 1.0                        # class a: top-left
+    maps_train[2, 3, 3] = 1.0                         # class b: bottom-right
+    labels_train = ["a", "a", "b", "neutral"]
+    maps_test = np.zeros((3, 4, 4), np.float32)
+    maps_test[0, 0, 0] = maps_test[1, 3, 3] = 1.0
+    labels_test = ["a", "b", "neutral"]
+    truth = maps_test.copy()
+    truth[1] = 0.0
+    truth[1, 0, 3] = 1.0                              # face 2's own AUs are elsewhere than its class's
+    table, per_face = K.template_table(maps_train, labels_train, maps_test, labels_test, truth)
+    t = table.set_index("method")
+    assert t.loc["class_template", "cam_cos"] == pytest.approx(1.0)     # the class template is the class's map
+    assert t.loc["fixed_template", "cam_cos"] < 1.0
+    assert t.loc["class_template", "truth_cos"] == pytest.approx(0.5)   # (1 + 0) / 2 over the classes
+    assert np.isnan(per_face["class_template"][2])                      # neutral: no score
+    overall, per, face = K.cosine_per_face(maps_test, maps_test, labels_test)
+    assert overall == pytest.approx(1.0) and set(per) == {"a", "b"}

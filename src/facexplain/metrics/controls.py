@@ -217,6 +217,47 @@ def earliest_detection(table, by: str = "strength", p: str = "p", alpha: float =
     return pd.DataFrame(rows)
 
 
+def cosine_per_face(maps, references, labels, exclude=("neutral",)):
+    """CAM-COS-style scores of maps (N, h, w) against per-face references (N, H, W): per face (NaN where the
+    reference is empty or the face's class is excluded), and the per-class-then-over-classes mean.
+    Returns (overall, per_class dict, per_face array)."""
+    from .maps import class_average, map_cosine
+
+    m = np.asarray(maps.detach().cpu() if hasattr(maps, "detach") else maps, np.float64)
+    r = np.asarray(references.detach().cpu() if hasattr(references, "detach") else references, np.float64)
+    labels = np.asarray(labels, dtype=object)
+    if len(m) != len(r) or len(r) != len(labels):
+        raise ValueError(f"{len(m)} maps, {len(r)} references and {len(labels)} labels: give one of each per face")
+    ok = (r.reshape(len(r), -1).max(1) > 0) & ~np.isin(labels, list(exclude))
+    cos = np.full(len(m), np.nan)
+    if ok.any():
+        cos[ok] = map_cosine(m[ok], r[ok], zero_saliency="zero")
+    classes = [c for c in dict.fromkeys(labels[ok].tolist())]
+    if not classes:
+        raise ValueError("no face has a non-empty reference map outside the excluded classes")
+    overall, per = class_average(cos, labels, classes=sorted(classes))
+    return overall, per, cos
+
+
+def template_table(maps_train, labels_train, maps_test, labels_test, truth_test=None):
+    """The template controls of CAM-COS / ATT-COS: `fixed_template` (the training-mean AU map, the same for every
+    face) and `class_template` (the training mean of the face's class), scored like any map against the test faces'
+    AU maps (and, with truth_test, against each face's own AU map). Returns (table, per_face): table rows
+    (method, cam_cos, att_cos, truth_cos); per_face {method: per-face cosine to the AU map}."""
+    import pandas as pd
+
+    labels_test = np.asarray(labels_test, dtype=object)
+    fixed = template_maps(fixed_template(maps_train), labels_test)
+    by_class = template_maps(class_templates(maps_train, labels_train), labels_test)
+    rows, per_face = [], {}
+    for name, maps in (("fixed_template", fixed), ("class_template", by_class)):
+        cos, _, face = cosine_per_face(maps, maps_test, labels_test)
+        truth = cosine_per_face(maps, truth_test, labels_test)[0] if truth_test is not None else np.nan
+        rows.append(dict(method=name, cam_cos=cos, att_cos=cos, truth_cos=truth))
+        per_face[name] = face
+    return pd.DataFrame(rows), per_face
+
+
 __all__ = ["area_ratio", "uniform_maps", "random_maps", "sobel_maps", "random_weights", "input_only_importance",
            "fixed_template", "class_templates", "template_maps", "truth_au_maps", "road_scores", "aus_above_floor",
-           "earliest_detection"]
+           "earliest_detection", "cosine_per_face", "template_table"]
