@@ -1,4 +1,5 @@
-"""facexplain.cache: atomic writes never leave a half-written file, and cache keys are stable."""
+"""facexplain.cache: atomic writes never leave a half-written file; cache keys are stable and hold the code's source,
+the torch version and the device."""
 
 from __future__ import annotations
 
@@ -92,7 +93,7 @@ def test_cached_arrays_builds_once(tmp_path, monkeypatch):
     first = cache.cached_arrays("kind", {"n": 4}, build)
     second = cache.cached_arrays("kind", {"n": 4}, build)
     assert len(calls) == 1 and second["x"].tolist() == first["x"].tolist() == [0, 1, 2, 3]
-    assert [p.name for p in (tmp_path / "kind").iterdir()] == [cache.config_hash({"n": 4}) + ".npz"]
+    assert [p.name for p in (tmp_path / "kind").iterdir()] == [cache.entry_key({"n": 4}, (build,)) + ".npz"]
 
 
 def test_cached_arrays_failed_build_caches_nothing(tmp_path, monkeypatch):
@@ -114,3 +115,88 @@ def test_cached_state_dict_round_trip(tmp_path, monkeypatch):
     cache.cached_state_dict("model", {"lr": 0.1}, lambda: state)
     loaded = cache.cached_state_dict("model", {"lr": 0.1}, lambda: pytest.fail("rebuilt"))
     assert torch.equal(loaded["w"], state["w"])
+
+
+# --- keys: the source of the code that made an entry, the torch version, the device -------------------------
+def _module(path, text):
+    """Import `text` as a module from the file `path` (a fresh module object each call)."""
+    import importlib.util
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    spec = importlib.util.spec_from_file_location(f"mod_{abs(hash(str(path)))}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+BUILDER = "import numpy as np\n\ndef build():\n    return {'x': np.arange(3) * FACTOR}\n\nFACTOR = %d\n"
+
+
+def test_code_hash_follows_the_source_text_not_the_place(tmp_path):
+    a = _module(tmp_path / "one" / "builder.py", BUILDER % 1)
+    b = _module(tmp_path / "two" / "builder.py", BUILDER % 1)        # same text elsewhere: same hash
+    assert cache.code_hash(a) == cache.code_hash(b) == cache.code_hash(a.build)
+    c = _module(tmp_path / "three" / "builder.py", BUILDER % 2)      # one character changed: another hash
+    assert cache.code_hash(c) != cache.code_hash(a)
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "data.bin").write_bytes(b"\x00")
+    before = cache.code_hash(pkg)
+    (pkg / "sub" / "data.bin").write_bytes(b"\x01")                  # packages hash every file, assets too
+    assert cache.code_hash(pkg) != before
+
+
+def test_entry_key_holds_torch_version_and_device(monkeypatch):
+    import torch
+
+    key = cache.entry_key({"n": 1}, (cache,), "cpu")
+    assert cache.torch_version() == torch.__version__
+    assert key != cache.entry_key({"n": 1}, (cache,), "cuda")
+    assert key != cache.entry_key({"n": 1}, (np,), "cpu")
+    monkeypatch.setattr(cache, "torch_version", lambda: "0.0.1")
+    assert key != cache.entry_key({"n": 1}, (cache,), "cpu")
+
+
+def test_editing_the_builder_makes_a_new_entry(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACEXPLAIN_CACHE", str(tmp_path / "cache"))
+    one = _module(tmp_path / "m" / "builder.py", BUILDER % 1)
+    assert cache.cached_arrays("k", {"n": 3}, one.build)["x"].tolist() == [0, 1, 2]
+    two = _module(tmp_path / "m" / "builder.py", BUILDER % 2)         # the same file, edited
+    assert cache.cached_arrays("k", {"n": 3}, two.build)["x"].tolist() == [0, 2, 4]
+    assert len(list((tmp_path / "cache" / "k").glob("*.npz"))) == 2
+
+
+def test_cached_model_key_holds_device_and_model_code(tmp_path, monkeypatch):
+    import torch
+
+    from facexplain import train
+
+    monkeypatch.setenv("FACEXPLAIN_CACHE", str(tmp_path))
+    runs = []
+
+    def make():
+        return torch.nn.Linear(2, 1)
+
+    def fit(model):
+        runs.append(1)
+
+    train.cached_model("m", {"a": 1}, make, fit, device="cpu")
+    train.cached_model("m", {"a": 1}, make, fit, device="cpu")
+    assert len(runs) == 1
+    train.cached_model("m", {"a": 1}, make, fit, device="cuda")       # the key only: nothing runs on a GPU here
+    train.cached_model("m", {"a": 1}, make, fit, code=(np,), device="cpu")
+    assert len(runs) == 3
+
+
+def test_no_hand_bumped_version_strings_in_cache_keys():
+    import re
+    from pathlib import Path
+
+    src = Path(cache.__file__).parent
+    bumped = [f"{p.relative_to(src)}:{n}" for p in sorted(src.rglob("*.py"))
+              for n, line in enumerate(p.read_text().splitlines(), 1)
+              if re.search(r"kind=\"[\w-]*-v\d+\"|GENERATOR_VERSION|version=\w*VERSION", line)
+              and p.name != "generator.py"]
+    assert not bumped, f"cache keys with hand-bumped versions: {bumped} (the code hash covers code changes)"

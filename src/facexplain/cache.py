@@ -1,15 +1,44 @@
-"""Caches under data/cache/, keyed by a hash of their config and written atomically (temp file + rename)."""
+"""Caches under data/cache/, keyed by what made them, written atomically and healed when they cannot be read.
+
+A cache entry's key is a hash of its config plus what else decides its bytes: the source of the code that made it
+(`code_hash`), the torch version and the device. Editing that code therefore makes a new entry; no version
+strings are bumped by hand. Files are written to a temp file of our own naming (`.<name>.<random>.tmp`), flushed
+to disk (fsync) and renamed into place, so a reader never sees half a file. An entry that cannot be read anyway
+(a truncated or corrupt file, e.g. from a full disk or a copy cut short) is reported once as a `CacheWarning`
+naming the file and the reason, removed and rebuilt; temp files left by killed writers are swept.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
+import re
 import tempfile
+import time
+import warnings
+from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable
 
 import numpy as np
+
+#: What reading a damaged .npz / .pt raises: BadZipFile, EOFError, OSError, torch's RuntimeError ("failed finding
+#: central directory"), its unpickler's IndexError/UnpicklingError, ... Any failure to read an entry means the
+#: entry is unusable, so every Exception counts (KeyboardInterrupt and SystemExit do not).
+UNREADABLE = (Exception,)
+
+#: Temp files of our writers: ".<target name>.<random>.tmp" (tempfile.mkstemp with the prefix and suffix below).
+TEMP_PATTERN = re.compile(r"^\..+\.[A-Za-z0-9_]{6,}\.tmp$")
+
+#: A temp file older than this (seconds since its last write) belongs to a writer that died: it is swept.
+STALE_SECONDS = 3600.0
+
+
+class CacheWarning(UserWarning):
+    """A cache entry could not be read and is being rebuilt (the message names the file and the reason)."""
 
 
 def repo_root() -> Path:
@@ -43,18 +72,122 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+# --- what made an entry: code, torch, device ---------------------------------------------------------------
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _label(path: Path) -> str:
+    """A file's name for hashing: its path inside the package (so the hash does not depend on where the checkout
+    lives), or its bare name for files elsewhere."""
+    try:
+        return path.relative_to(_PACKAGE).as_posix()
+    except ValueError:
+        return path.name
+
+
+def _source_items(obj) -> list[tuple[str, Path | str]]:
+    """(label, file) pairs whose text defines `obj`: every file of a package (assets too), a module's file, the file
+    of the module that defines a function or class; (label, source text) for code without a file (a notebook)."""
+    if isinstance(obj, (str, os.PathLike)):
+        path = Path(obj)
+    elif isinstance(obj, ModuleType):
+        if getattr(obj, "__file__", None) is None:
+            raise ValueError(f"module {obj.__name__!r} has no source file to hash for a cache key")
+        path = Path(obj.__file__)
+        if path.name == "__init__.py" and hasattr(obj, "__path__"):
+            path = path.parent
+    else:
+        try:
+            source_file = inspect.getsourcefile(obj)
+        except TypeError:
+            source_file = None
+        if source_file is None or not Path(source_file).is_file():
+            try:                                        # e.g. a function defined in a notebook cell
+                return [(getattr(obj, "__qualname__", repr(obj)), inspect.getsource(obj))]
+            except (OSError, TypeError):
+                raise ValueError(f"cannot find the source of {obj!r} for a cache key: pass a module or a function "
+                                 "defined in a .py file") from None
+        path = Path(source_file)
+    path = path.resolve()
+    if path.is_dir():
+        return [(_label(p), p) for p in sorted(path.rglob("*")) if p.is_file() and "__pycache__" not in p.parts
+                and p.suffix not in (".pyc", ".pyo")]
+    if not path.is_file():
+        raise ValueError(f"source file {path} for a cache key does not exist")
+    return [(_label(path), path)]
+
+
+@lru_cache(maxsize=None)
+def _file_digest(path: str, mtime_ns: int, size: int) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _digest(source: Path | str) -> str:
+    if isinstance(source, str):
+        return hashlib.sha256(source.encode()).hexdigest()
+    st = source.stat()
+    return _file_digest(str(source), st.st_mtime_ns, st.st_size)
+
+
+def code_hash(*objects) -> str:
+    """Short hash of the source of the code that makes an artefact: modules, packages (every file in them),
+    functions or classes (their whole module), or paths. Same text -> same hash, wherever the checkout lives."""
+    items = {label: _digest(src) for obj in objects for label, src in _source_items(obj)}
+    h = hashlib.sha256()
+    for label in sorted(items):
+        h.update(f"{label}\0{items[label]}\n".encode())
+    return h.hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def torch_version() -> str:
+    """torch.__version__ with its build tag (e.g. "2.14.1+cu130"), or "none" without torch."""
+    try:
+        import torch
+    except ImportError:      # pragma: no cover - torch is a dependency
+        return "none"
+    return str(torch.__version__)
+
+
+def entry_key(config: dict, code=(), device: str = "cpu") -> str:
+    """The file stem of a cache entry: config + the code's source hash + the torch version + the device."""
+    return config_hash(dict(config=config, code=code_hash(*code) if code else "", torch=torch_version(),
+                            device=str(device)))
+
+
+# --- atomic writes ---------------------------------------------------------------------------------------
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:          # e.g. platforms that cannot open a directory
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def _atomic(path: Path, write: Callable[[str], None]) -> Path:
+    """Write through `write(tmp)` into a temp file beside `path`, fsync it, rename it over `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)                 # the bytes are on disk before the name points at them
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    _fsync_dir(path.parent)              # and the rename itself survives a crash
     return path
 
 
@@ -90,23 +223,87 @@ def atomic_torch_save(obj, path) -> Path:
     return _atomic(path, lambda tmp: torch.save(obj, tmp))
 
 
-def cached_arrays(kind: str, config: dict, build: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Load the arrays cached for (kind, config), or build, store and return them."""
-    path = cache_dir() / kind / f"{config_hash(config)}.npz"
-    if path.exists():
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+# --- healing ---------------------------------------------------------------------------------------------
+def sweep_temp_files(folder, max_age: float = STALE_SECONDS) -> list[Path]:
+    """Remove the temp files that killed writers left in `folder`: only names of our own pattern
+    (".<name>.<random>.tmp") not written to for `max_age` seconds. Returns the removed paths."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    now, removed = time.time(), []
+    for p in folder.iterdir():
+        if not TEMP_PATTERN.match(p.name):
+            continue
+        try:
+            if p.is_file() and not p.is_symlink() and now - p.stat().st_mtime > max_age:
+                p.unlink()
+                removed.append(p)
+        except FileNotFoundError:        # its writer finished (renamed it) or another sweeper got there first
+            pass
+    return removed
+
+
+_swept: set[str] = set()
+
+
+def _sweep_once(folder: Path) -> None:
+    """Sweep a cache folder the first time this process uses it."""
+    if str(folder) not in _swept:
+        _swept.add(str(folder))
+        sweep_temp_files(folder)
+
+
+def _read_or_heal(path: Path, read: Callable[[Path], Any]):
+    """read(path), or None when there is no entry; an entry that cannot be read is reported (CacheWarning, naming
+    the file and the reason), removed, and None returned so that the caller rebuilds it."""
+    if not path.exists():
+        return None
+    try:
+        return read(path)
+    except UNREADABLE as err:
+        reason = f"{type(err).__name__}: {err}".strip().rstrip(":")
+        warnings.warn(CacheWarning(f"cache entry {path} cannot be read ({reason}); removed, rebuilding it"),
+                      stacklevel=3)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        return None
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:   # our handle: closed even when np.load fails
+        return {k: z[k] for k in z.files}     # reads (and CRC-checks) every array now, inside the try
+
+
+def cached_arrays(kind: str, config: dict, build: Callable[[], dict[str, np.ndarray]], code=(),
+                  device: str = "cpu") -> dict[str, np.ndarray]:
+    """Load the arrays cached for (kind, config), or build, store and return them.
+
+    The key also holds the source of `build`'s module and of `code` (more modules/packages/functions the arrays
+    depend on), the torch version and `device`."""
+    folder = cache_dir() / kind
+    _sweep_once(folder)
+    path = folder / f"{entry_key(config, (build, *code), device)}.npz"
+    arrays = _read_or_heal(path, _read_npz)
+    if arrays is not None:
+        return arrays
     arrays = build()
     atomic_save_npz(path, **arrays)
     return arrays
 
 
-def cached_state_dict(kind: str, config: dict, build: Callable[[], Any]):
-    """Load a torch state_dict cached for (kind, config) (weights_only=True), or build, store and return it."""
+def cached_state_dict(kind: str, config: dict, build: Callable[[], Any], code=(), device: str = "cpu"):
+    """Load a torch state_dict cached for (kind, config) (weights_only=True), or build, store and return it.
+
+    Keyed like cached_arrays: config, the source of `build`'s module and of `code`, torch version, device."""
     import torch
-    path = cache_dir() / kind / f"{config_hash(config)}.pt"
-    if path.exists():
-        return torch.load(path, map_location="cpu", weights_only=True)
+    folder = cache_dir() / kind
+    _sweep_once(folder)
+    path = folder / f"{entry_key(config, (build, *code), device)}.pt"
+    state = _read_or_heal(path, lambda p: torch.load(p, map_location="cpu", weights_only=True))
+    if state is not None:
+        return state
     state = build()
     atomic_torch_save(state, path)
     return state

@@ -60,7 +60,7 @@ def train_net(seqs: SequenceSet, train_idx, emotion: str, net: str, landmarks, s
 
     landmarks = np.asarray(landmarks, dtype=np.int64)
     arch = settings.architecture(emotion, len(landmarks))
-    config = dict(kind="emo-lstm-v1", emotion=emotion, net=net, seed=int(seed), arch=arch,
+    config = dict(emotion=emotion, net=net, seed=int(seed), arch=arch,
                   landmarks=config_hash(dict(l=landmarks.tolist())), k=int(len(landmarks)),
                   epochs=settings.epochs, lr=settings.lr, batch_size=settings.batch_size,
                   balanced=settings.balanced, augmentation=settings.augmentation, dropout=settings.dropout,
@@ -76,7 +76,7 @@ def train_net(seqs: SequenceSet, train_idx, emotion: str, net: str, landmarks, s
                   batch_size=settings.batch_size, seed=int(seed), device=settings.device,
                   balanced=settings.balanced)
 
-    return cached_model("emo_lstm", config, make, fit).cpu()
+    return cached_model("emo_lstm", config, make, fit, code=(make_emo, augment), device=settings.device).cpu()
 
 
 @torch.no_grad()

@@ -55,14 +55,17 @@ def predict(model: nn.Module, inputs: torch.Tensor, batch_size: int = 256, devic
     return torch.cat([model(inputs[i:i + batch_size].to(device)).cpu() for i in range(0, len(inputs), batch_size)])
 
 
-def cached_model(kind: str, config: dict, make: Callable[[], nn.Module], train: Callable[[nn.Module], None]) -> nn.Module:
+def cached_model(kind: str, config: dict, make: Callable[[], nn.Module], train: Callable[[nn.Module], None],
+                 code=(), device: str = "cpu") -> nn.Module:
     """A model built by make() and trained by train(model), or its weights from data/cache/<kind>/ if that config
-    was trained before. `config` must hold everything the weights depend on (data, seeds, epochs, ...)."""
+    was trained before. `config` must hold everything the weights depend on (data, seeds, epochs, ...); the key
+    adds the source of this training loop, of the modules defining make/train and of `code` (further modules the
+    model's code lives in), the torch version and the `device` it is trained on."""
     model = make()
 
     def build():
         train(model)
         return {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
-    model.load_state_dict(cached_state_dict(kind, config, build))
+    model.load_state_dict(cached_state_dict(kind, config, build, code=(make, train, *code), device=device))
     return model.eval()

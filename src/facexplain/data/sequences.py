@@ -162,7 +162,7 @@ def _ckplus(data_dir, n_frames: int, image_size: int, emotions, max_items=None, 
     """CK+ sequences -> (raw (N, P, 468, 2), emotion, subject, apex images) with Face Mesh landmarks, cached."""
     from ..cache import cached_arrays
     from ..faces.mesh import detect_many
-    from . import load_dataset
+    from . import _native, ckplus, load_dataset
 
     if data_dir is None:
         raise ValueError("dataset='ckplus' is read from disk: pass data_dir=<folder holding cohn-kanade-images/ "
@@ -193,9 +193,10 @@ def _ckplus(data_dir, n_frames: int, image_size: int, emotions, max_items=None, 
         return dict(raw=np.stack(out["raw"]).astype(np.float32), emotion=np.array(out["emotion"], dtype=str),
                     subject=np.array(out["subject"], dtype=str), apex=np.stack(out["apex"]))
 
-    arrays = cached_arrays("ckplus_sequences", dict(kind="ckplus-seq-v1", data_dir=str(data_dir), n_frames=n_frames,
+    arrays = cached_arrays("ckplus_sequences", dict(data_dir=str(data_dir), n_frames=n_frames,
                                                     image_size=image_size, emotions=list(emotions), crop=crop,
-                                                    max_items=max_items), build)
+                                                    max_items=max_items), build,
+                           code=(detect_many, _native, ckplus))
     return arrays["raw"], arrays["emotion"], arrays["subject"], arrays["apex"]
 
 

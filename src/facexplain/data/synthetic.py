@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..cache import cached_arrays
+from .. import faces
+from ..cache import cached_arrays, code_hash
 from ..faces.aus import GENERATOR_AUS
-from ..faces.generator import GENERATOR_VERSION, FaceGenerator, GeneratorConfig, _normalise
+from ..faces.generator import FaceGenerator, GeneratorConfig, _normalise
 from .records import FaceDataset
 
 _EXTRA = ("shortcut", "pose", "lighting", "sequence")
@@ -26,7 +27,9 @@ def load_synthetic(n: int = 600, seed: int = 0, n_frames: int = 1, cache: bool =
         arrays.update({f"extra_{k}": ds.extra[k] for k in _EXTRA})
         return arrays
 
-    key = dict(kind="synthetic", version=GENERATOR_VERSION, n=int(n), seed=int(seed), n_frames=int(n_frames), config=repr(config))
+    # the generator's code (the whole faces package, this module, the record) is part of the key: edits make new data
+    key = dict(kind="synthetic", code=code_hash(faces, load_synthetic, FaceDataset), n=int(n), seed=int(seed),
+               n_frames=int(n_frames), config=repr(config))
     arrays = cached_arrays("synthetic", key, build) if cache else build()
     info = dict(generator=key, seed=int(seed), n=int(n), n_frames=int(n_frames))
     return FaceDataset("synthetic", arrays["images"], arrays["landmarks"], GENERATOR_AUS, arrays["au_intensity"],

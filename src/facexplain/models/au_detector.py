@@ -121,11 +121,12 @@ def train_detector(inputs: torch.Tensor, targets: torch.Tensor, config: Detector
                    progress: bool = False) -> nn.Module:
     """Train (or load from the cache) a detector on (inputs, targets) with the paper's loss and optimizer."""
     from ..train import cached_model, fit
+    from .resnet import small_resnet18
 
     if inputs.ndim != 4 or inputs.shape[0] != targets.shape[0] or targets.shape[1] != len(config.aus):
         raise ValueError(f"inputs (N, 1, H, W) and targets (N, {len(config.aus)}) must match; "
                          f"got {tuple(inputs.shape)} and {tuple(targets.shape)}")
-    key = dict(kind="au-detector-v1", config=asdict(config), data=_digest(inputs, targets))
+    key = dict(config=asdict(config), data=_digest(inputs, targets))
     weight = pos_weights(targets, config.max_pos_weight)
 
     def make():
@@ -137,7 +138,7 @@ def train_detector(inputs: torch.Tensor, targets: torch.Tensor, config: Detector
         fit(model, inputs, targets, lambda m, xb, yb: weighted_bce(m(xb), yb, w), opt, epochs=config.epochs,
             batch_size=config.batch_size, seed=config.seed, device=device, progress=progress)
 
-    model = cached_model("au_detector", key, make, train).to(device).eval()
+    model = cached_model("au_detector", key, make, train, code=(small_resnet18,), device=device).to(device).eval()
     model.aus = config.aus
     return model
 

@@ -61,14 +61,14 @@ def ensure_landmarks(dataset, detect: bool = True):
     from ..cache import cached_arrays
     from ..faces.mesh import detect_many
 
-    key = dict(kind="facemesh-v1", dataset=dataset.name, info=repr(sorted(dataset.info.items())),
+    key = dict(dataset=dataset.name, info=repr(sorted(dataset.info.items())),
                n=len(dataset), first=str(dataset.subject[:3].tolist()), last=str(dataset.subject[-3:].tolist()))
 
     def build():
         lms, found = detect_many(dataset.images)
         return {"landmarks": lms, "found": found}
 
-    arrays = cached_arrays("landmarks", key, build)
+    arrays = cached_arrays("landmarks", key, build, code=(detect_many,))
     found = arrays["found"].astype(bool)
     if not found.any():
         raise ValueError(f"MediaPipe found no face in any of the {len(dataset)} images of {dataset.name!r}")

@@ -215,7 +215,7 @@ def train_fer(data: FERData, lam: float = 0.0, layer="layer4", epochs: int = 10,
     if int(epochs) < 1:
         raise ValueError(f"epochs must be at least 1; got {epochs}")
     layer = LAYERS[layer_index(layer)]
-    config = dict(kind="fer-au-v1", data=data.key, n_train=len(data.y_train), lam=float(lam), layer=layer,
+    config = dict(data=data.key, n_train=len(data.y_train), lam=float(lam), layer=layer,
                   epochs=int(epochs), seed=int(seed), batch_size=int(batch_size), lr=float(lr),
                   weight_decay=float(weight_decay), widths=list(widths))
 
@@ -244,7 +244,7 @@ def train_fer(data: FERData, lam: float = 0.0, layer="layer4", epochs: int = 10,
         model = make()
         train(model)
         return model.eval().cpu()
-    return cached_model("fer_au", config, make, train).cpu()
+    return cached_model("fer_au", config, make, train, code=(small_resnet18,), device=device).cpu()
 
 
 @torch.no_grad()

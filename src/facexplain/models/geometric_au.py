@@ -317,9 +317,10 @@ def mediapipe_landmarks(n: int, seed: int, **options) -> tuple[np.ndarray, np.nd
             lm, found = detect_many(ds.images)
         return dict(landmarks=lm, found=found)
 
-    from ..faces.generator import GENERATOR_VERSION
-    key = dict(kind="mediapipe-v1", generator=GENERATOR_VERSION, n=int(n), seed=int(seed), **options)
-    a = cached_arrays("mediapipe_landmarks", key, build)
+    from .. import faces
+    from ..data import synthetic
+    key = dict(n=int(n), seed=int(seed), **options)
+    a = cached_arrays("mediapipe_landmarks", key, build, code=(faces, synthetic))
     return a["landmarks"], a["found"]
 
 
@@ -347,10 +348,11 @@ def calibrated_detector(n_train: int = 1500, seed: int = 7001, neutral: str = "s
         det = GeometricAUDetector(C=C).fit(lm, ds.au_intensity, reference_for(ds, neutral))
         return det.to_arrays()
 
-    from ..faces.generator import GENERATOR_VERSION
-    cfg = dict(kind="geometric-au-v2", generator=GENERATOR_VERSION, reads=repr(READS), n_train=int(n_train), seed=int(seed), neutral=neutral,
+    from .. import faces
+    from ..data import synthetic
+    cfg = dict(reads=repr(READS), n_train=int(n_train), seed=int(seed), neutral=neutral,
                landmarks=landmarks, C=float(C), features=FEATURES)
-    return GeometricAUDetector.from_arrays(cached_arrays("geometric_au", cfg, build))
+    return GeometricAUDetector.from_arrays(cached_arrays("geometric_au", cfg, build, code=(faces, synthetic)))
 
 
 def evaluate(detector: GeometricAUDetector, dataset, neutral=None, landmarks=None) -> pd.DataFrame:
