@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from functools import lru_cache
 
 import numpy as np
@@ -11,14 +14,43 @@ class NoFaceFound(ValueError):
     """MediaPipe found no face in the image."""
 
 
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Send what native code writes to file descriptor 2 to /dev/null while the block runs.
+
+    MediaPipe's C++ graph (TF Lite's "Created TensorFlow Lite XNNPACK delegate", absl's "All log messages
+    before absl::InitializeLog()" and its W0000 warnings) writes straight to the process's stderr, which a
+    Jupyter kernel forwards into the notebook; environment variables do not reach absl's early logging.
+    Python's own sys.stderr is flushed first and restored after, so Python warnings and errors still show."""
+    try:
+        fd = sys.__stderr__.fileno() if sys.__stderr__ is not None else 2
+    except (AttributeError, ValueError, OSError):
+        fd = 2
+    for stream in (sys.stderr, sys.__stderr__):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+            try:
+                yield
+            finally:
+                os.dup2(saved, fd)
+    finally:
+        os.close(saved)
+
+
 @lru_cache(maxsize=1)
 def _face_mesh():
-    import os
     os.environ.setdefault("GLOG_minloglevel", "2")      # keep MediaPipe's C++ start-up chatter out of outputs
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import mediapipe as mp
-    return mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=False,
-                                           min_detection_confidence=0.5)
+    with quiet_native_stderr():
+        from absl import logging as absl_logging        # mediapipe's Python side logs through absl
+        absl_logging.set_verbosity(absl_logging.ERROR)
+        import mediapipe as mp
+        return mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=False,
+                                               min_detection_confidence=0.5)
 
 
 def _as_rgb_uint8(image: np.ndarray) -> np.ndarray:
@@ -45,7 +77,9 @@ def detect_landmarks(image: np.ndarray, min_size: int = 256) -> np.ndarray:
     if factor > 1:
         import cv2
         rgb = cv2.resize(rgb, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_CUBIC)
-    result = _face_mesh().process(rgb)
+    mesh = _face_mesh()
+    with quiet_native_stderr():                           # the first calls log TF Lite/absl warnings natively
+        result = mesh.process(rgb)
     if not result.multi_face_landmarks:
         raise NoFaceFound(f"MediaPipe Face Mesh found no face in this {w}x{h} image: pass a photo with one "
                           "frontal face, at least ~100 px across")
