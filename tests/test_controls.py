@@ -103,10 +103,14 @@ def test_road_prefers_the_map_on_what_the_model_reads():
     x[..., 6:] += torch.linspace(0, 2, 6)              # texture in the right half
     right = np.zeros((2, 12, 12), np.float32)
     right[..., 6:] = np.linspace(1, 2, 6)
-    good = K.road_scores(_RegionModel(), x, right, [1, 1], percentiles=(30, 50))
-    bad = K.road_scores(_RegionModel(), x, 2.0 - right, [1, 1], percentiles=(30, 50))
-    assert good.shape == (2,) and np.all(good > bad)
-    assert np.array_equal(good, K.road_scores(_RegionModel(), x, right, [1, 1], percentiles=(30, 50)))
+    for imputer in ("road", "mean"):
+        good = K.road_scores(_RegionModel(), x, right, [1, 1], percentiles=(30, 50), imputer=imputer)
+        bad = K.road_scores(_RegionModel(), x, 2.0 - right, [1, 1], percentiles=(30, 50), imputer=imputer)
+        assert good.shape == (2,) and np.all(good > bad), imputer
+        assert np.array_equal(good, K.road_scores(_RegionModel(), x, right, [1, 1], percentiles=(30, 50),
+                                                  imputer=imputer))
+    with pytest.raises(ValueError, match="imputer"):
+        K.road_scores(_RegionModel(), x, right, [1, 1], imputer="zero")
     with pytest.raises(ValueError, match="one per input"):
         K.road_scores(_RegionModel(), x, right[:1], [1, 1])
 

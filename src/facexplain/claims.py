@@ -99,7 +99,9 @@ def judge(estimate, control, noise=None, *, p_value=None, alpha: float = 0.05, k
         return Verdict("partly", (partly_why or "only part of the claim holds")
                        + f"; {_fmt(gap)} {word} the control, beyond {noise_txt}{tail}")
     if p_value is None and gap < -k * float(noise):
-        return Verdict("not reproduced", f"the control wins by {_fmt(-gap)} (beyond {noise_txt}){tail}")
+        other = "below" if direction == "higher" else "above"
+        return Verdict("not reproduced", f"the other way round: {_fmt(-gap)} {other} the control, beyond "
+                       f"{noise_txt}{tail}")
     return Verdict("not reproduced", f"{_fmt(gap)} {word} the control, within {noise_txt}{tail}")
 
 
