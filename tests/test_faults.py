@@ -145,3 +145,104 @@ def test_a_writer_killed_mid_write_leaves_only_a_temp_file_that_is_swept(tmp_pat
     assert cache.sweep_temp_files(tmp_path) == []                  # young: perhaps still being written
     os.utime(left, (0, 0))
     assert cache.sweep_temp_files(tmp_path) == [left] and list(tmp_path.iterdir()) == []
+
+
+# --- 3. 16-bit and other image modes are scaled, not clipped --------------------------------------------------
+def _save_deep(path, grey8: np.ndarray, how: str):
+    """Save an 8-bit grey image in a deeper format that holds the same picture."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    g = grey8.astype(np.float64)
+    if how == "png16":                                  # what 8 -> 16 bit converters write: x * 257
+        Image.fromarray((g * 257).astype(np.uint16)).save(path, format="PNG")
+    elif how == "tiff16":
+        Image.fromarray((g * 257).astype(np.uint16)).save(path, format="TIFF")
+    elif how == "tiff_int32":                          # Pillow mode "I" holding 16-bit values
+        Image.fromarray((g * 257).astype(np.int32)).save(path, format="TIFF")
+    elif how == "tiff_float":                          # Pillow mode "F" in [0, 1]
+        Image.fromarray((g / 255).astype(np.float32)).save(path, format="TIFF")
+    elif how == "rgb48":                               # 16 bits per channel, written by OpenCV
+        import cv2
+        ok, data = cv2.imencode(".png", np.repeat((g * 257).astype(np.uint16)[..., None], 3, axis=2))
+        path.write_bytes(data.tobytes())
+    else:
+        raise AssertionError(how)
+
+
+@pytest.mark.parametrize("how", ["png16", "tiff16", "tiff_int32", "tiff_float", "rgb48"])
+def test_read_grey_scales_deep_images(tmp_path, how):
+    from facexplain.data._native import read_grey
+
+    grey = np.tile(np.arange(0, 256, 4, dtype=np.uint8), (8, 1))          # 0 .. 252: dark to bright
+    _save_deep(tmp_path / "x.img", grey, how)
+    got = read_grey(tmp_path / "x.img")
+    assert got.dtype == np.uint8 and got.shape == grey.shape
+    assert np.abs(got.astype(int) - grey).max() <= 1                       # the picture, not a white sheet
+
+
+def test_deep_images_with_nan_or_out_of_range_values_name_the_file(tmp_path):
+    from facexplain.data._native import read_grey
+
+    bad = np.full((4, 4), 0.5, np.float32)
+    bad[1, 1] = np.nan
+    Image.fromarray(bad).save(tmp_path / "nan.tif")
+    with pytest.raises(DatasetError, match="nan.tif contains NaN"):
+        read_grey(tmp_path / "nan.tif")
+    Image.fromarray(np.full((4, 4), -3.0, np.float32)).save(tmp_path / "neg.tif")
+    with pytest.raises(DatasetError, match="neg.tif has negative values"):
+        read_grey(tmp_path / "neg.tif")
+
+
+def _to_png16(path):
+    """Rewrite an 8-bit fixture image in place as a 16-bit PNG (same name, same picture)."""
+    with Image.open(path) as im:
+        grey = np.asarray(im.convert("L"))
+    _save_deep(path, grey, "png16")
+
+
+@pytest.mark.parametrize("loader, fixture, image", [
+    ("ckplus", "ckplus_dir", "cohn-kanade-images/S005/001/S005_001_00000003.png"),
+    ("rafdb", "rafdb_dir", "basic/Image/aligned/train_00002_aligned.jpg"),
+    ("affectnet", "affectnet_dir", "Manually_Annotated_Images/689/b.png"),
+    ("unbc", "unbc_dir", "Images/042-ll042/ll042t1aaaff/ll042t1aaaff001.png")])
+def test_every_real_loader_reads_16_bit_frames_as_the_8_bit_ones(loader, fixture, image, request):
+    root = request.getfixturevalue(fixture)
+    before = load_dataset(loader, data_dir=root, image_size=32, progress=False)
+    _to_png16(root / image)
+    after = load_dataset(loader, data_dir=root, image_size=32, progress=False)
+    assert np.abs(after.images.astype(int) - before.images).max() <= 1
+    assert after.images.max() < 255                                    # fixtures are dark: clipping gave 255
+
+
+# --- 5. very large or wide images: a Python exception, never an abort; paths accepted -----------------------
+def test_very_wide_or_large_images_raise_a_python_exception_not_an_abort():
+    code = ("import numpy as np\n"
+            "from facexplain.faces.mesh import NoFaceFound, detect_landmarks\n"
+            "for shape in [(64, 10000, 3), (10, 40000), (9000, 7000, 3)]:\n"
+            "    try:\n"
+            "        detect_landmarks(np.zeros(shape, np.uint8))\n"
+            "    except NoFaceFound as err:\n"
+            "        print('ValueError', shape, err)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"the process died (exit {proc.returncode}): {proc.stderr[-800:]}"
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("ValueError")]
+    assert len(lines) == 3 and "10000x64 image" in lines[0]
+
+
+def test_detect_landmarks_accepts_a_path_and_16_bit_files(tmp_path):
+    from skimage import data
+
+    from facexplain.faces.mesh import detect_landmarks
+
+    photo = data.astronaut()
+    Image.fromarray(photo).save(tmp_path / "astronaut.png")
+    from_array = detect_landmarks(photo)
+    np.testing.assert_allclose(detect_landmarks(tmp_path / "astronaut.png"), from_array, atol=1e-3)
+    deep = np.round(photo.astype(np.float64) * 257).astype(np.uint16)     # 16-bit arrays are scaled too
+    np.testing.assert_allclose(detect_landmarks(deep), from_array, atol=1e-3)
+    with pytest.raises(FileNotFoundError, match="nowhere.png is missing"):
+        detect_landmarks(tmp_path / "nowhere.png")
+    (tmp_path / "broken.png").write_bytes(b"no picture here")
+    with pytest.raises(ValueError, match="corrupt or unreadable image .*broken.png"):
+        detect_landmarks(str(tmp_path / "broken.png"))
+    with pytest.raises(ValueError, match="NaN"):
+        detect_landmarks(np.full((300, 300), np.nan))

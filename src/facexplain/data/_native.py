@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from ..images import read_image
 from .errors import DatasetError
 
 #: The book's emotion names (records carry these strings, whatever a dataset's codes are).
@@ -45,16 +46,15 @@ def image_files(folder: Path) -> list[Path]:
 
 
 def read_grey(path: Path) -> np.ndarray:
-    """An image file as grey uint8 (H, W), or a DatasetError naming the file."""
+    """An image file as grey uint8 (H, W), or a DatasetError naming the file. 16-bit and float images are scaled
+    to 0..255, not clipped (see facexplain.images)."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"image {path} is missing")
     try:
-        with Image.open(path) as im:
-            im.load()
-            return np.asarray(im.convert("L"), dtype=np.uint8)
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
-        raise DatasetError(f"corrupt or unreadable image {path}: {err}") from None
+        return read_image(path, "L")
+    except (OSError, ValueError) as err:
+        raise DatasetError(str(err)) from None
 
 
 def read_rows(path: Path, width: int | None = None) -> list[tuple[int, list[float]]]:

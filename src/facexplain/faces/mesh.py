@@ -53,30 +53,46 @@ def _face_mesh():
                                                min_detection_confidence=0.5)
 
 
-def _as_rgb_uint8(image: np.ndarray) -> np.ndarray:
+#: The longest side handed to Face Mesh: larger images are shrunk first (OpenCV inside MediaPipe aborts the whole
+#: process on a side of 32767 px or more, and the face model itself works on crops of 192 px).
+MAX_SIDE = 4096
+
+
+def _as_rgb_uint8(image) -> np.ndarray:
+    """An RGB uint8 (H, W, 3) array from a path, a grey (H, W) or RGB(A) array of any depth (scaled, not clipped)."""
+    from ..images import read_image, to_uint8
+
+    if isinstance(image, (str, os.PathLike)):
+        return read_image(image, "RGB")
+    if hasattr(image, "detach"):
+        image = image.detach().cpu().numpy()
     img = np.asarray(image)
-    if img.dtype != np.uint8:
-        if img.size and float(np.nanmax(img)) <= 1.0:
-            img = img * 255.0
-        img = np.clip(np.round(img), 0, 255).astype(np.uint8)
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[..., 0]
+    if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (3, 4)) or min(img.shape[:2]) < 1:
+        raise ValueError(f"expected an image path, a grey (H, W) or an RGB (H, W, 3) image; got shape {img.shape}")
+    img = to_uint8(img)
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
-    if img.ndim != 3 or img.shape[2] not in (3, 4):
-        raise ValueError(f"expected a grey (H, W) or RGB (H, W, 3) image; got shape {np.shape(image)}")
     return np.ascontiguousarray(img[..., :3])
 
 
-def detect_landmarks(image: np.ndarray, min_size: int = 256) -> np.ndarray:
-    """The 468 Face Mesh landmarks (x, y in the image's pixels) of the face in `image`.
+def detect_landmarks(image, min_size: int = 256, max_side: int = MAX_SIDE) -> np.ndarray:
+    """The 468 Face Mesh landmarks (x, y in the image's pixels) of the face in `image` (an array or a file path).
 
     Small images (the generator's 112 px) are upscaled to `min_size` first: the detector expects faces larger than
-    that. Raises NoFaceFound, naming the image size, when MediaPipe finds no face."""
+    that. Images whose longer side would exceed `max_side` are shrunk to it (very large or very wide images), so
+    MediaPipe never sees a size it cannot handle. Raises NoFaceFound (a ValueError), naming the image size, when
+    MediaPipe finds no face."""
     rgb = _as_rgb_uint8(image)
     h, w = rgb.shape[:2]
-    factor = max(1.0, min_size / min(h, w))
-    if factor > 1:
+    if int(max_side) < int(min_size):
+        raise ValueError(f"max_side ({max_side}) must be at least min_size ({min_size})")
+    factor = min(max(1.0, min_size / min(h, w)), max_side / max(h, w))
+    if factor != 1:
         import cv2
-        rgb = cv2.resize(rgb, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_CUBIC)
+        size = (max(1, round(w * factor)), max(1, round(h * factor)))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_CUBIC if factor > 1 else cv2.INTER_AREA)
     mesh = _face_mesh()
     with quiet_native_stderr():                           # the first calls log TF Lite/absl warnings natively
         result = mesh.process(rgb)

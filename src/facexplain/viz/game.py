@@ -177,6 +177,7 @@ def live_game(targets: dict[str, tuple], photo_detector, aus=None, max_items: in
 
     from ..faces.aus import GENERATOR_AUS
     from ..faces.mesh import NoFaceFound
+    from ..images import pil_to_array
 
     aus = tuple(aus or GENERATOR_AUS)
     pick = widgets.Dropdown(options=list(targets), description="target")
@@ -208,7 +209,8 @@ def live_game(targets: dict[str, tuple], photo_detector, aus=None, max_items: in
         if files:
             f = files[0] if isinstance(files, (list, tuple)) else list(files.values())[0]
             content = f["content"] if isinstance(f, dict) else f.content
-            photo["image"] = np.asarray(Image.open(io.BytesIO(bytes(content))).convert("RGB"))
+            with Image.open(io.BytesIO(bytes(content))) as im:     # 16-bit photos scaled, not clipped
+                photo["image"] = pil_to_array(im, "RGB", "the uploaded photo")
             use_photo.value = True
         refresh()
 
