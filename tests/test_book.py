@@ -4,6 +4,7 @@ writes, failures that name the notebook and cell, the pruned toc for building, a
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -172,11 +173,102 @@ def test_list_shows_every_parameter_of_the_real_notebooks(chapter, capsys):
     assert listed == assigned
 
 
-def test_parameters_whose_comments_hold_equals_signs_are_accepted(monkeypatch):
+def test_parameters_whose_comments_hold_equals_signs_are_accepted(monkeypatch, tmp_path):
     """`-p fer_lam 4.0` (chapter 10) and `-p truth_threshold` (chapter 03): comments with '=' that papermill's
     parser skips. The run is stopped at execution; what reaches it is checked."""
     seen = {}
     monkeypatch.setattr(book, "execute", lambda c, out, params, **kw: seen.setdefault(c.name, params) and out)
-    assert book.main(["run", "--only", "10_explainers_compared", "-p", "fer_lam", "4.0", "--no-progress"]) == 0
-    assert book.main(["run", "--only", "03_landmark_ig", "-p", "truth_threshold", "0.05", "--no-progress"]) == 0
+    for argv in (["--only", "10_explainers_compared", "-p", "fer_lam", "4.0"],
+                 ["--only", "03_landmark_ig", "-p", "truth_threshold", "0.05"]):
+        assert book.main(["run", *argv, "--no-progress", "--force", "--out", str(tmp_path)]) == 0
     assert seen == {"10_explainers_compared": {"fer_lam": 4.0}, "03_landmark_ig": {"truth_threshold": 0.05}}
+
+
+# ------------------------------------------------------------------------- incremental runner (issue 15)
+
+def _runs(capsys) -> list[str]:
+    """Names of the chapters the last run() executed (not reused), from its printed lines."""
+    return [line.split()[1] for line in capsys.readouterr().out.splitlines() if line.endswith(", executing")]
+
+
+@pytest.fixture
+def tiny_data(tiny) -> Path:
+    """tiny plus a chapter that reads data_dir and writes into results_dir."""
+    (tiny / "dataset").mkdir()
+    (tiny / "dataset" / "a.txt").write_text("1")
+    body = ("import pathlib\nn = len(list(pathlib.Path(data_dir).iterdir()))\n"
+            "pathlib.Path(results_dir).mkdir(parents=True, exist_ok=True)\n"
+            "pathlib.Path(results_dir, 'n.csv').write_text(f'n\\n{n}\\n')\nprint('files', n)")
+    _notebook(tiny / "notebooks" / "c_later.ipynb", body,
+              params="seed = 0\ndata_dir = 'dataset'\nresults_dir = 'results/c'  # where n.csv goes")
+    return tiny
+
+
+def test_unchanged_chapters_are_reused_and_changes_rerun_only_their_chapter(tiny_data, capsys, monkeypatch):
+    out = tiny_data / "book" / "chapters"
+    book.run(root=tiny_data, progress=False)
+    assert _runs(capsys) == ["b_second", "a_first", "c_later"]
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    book.run(root=tiny_data, progress=False, parameters={"x": 1, "seed": 0})    # the defaults, given explicitly
+    assert _runs(capsys) == [] and {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == stamps
+
+    book.run(root=tiny_data, progress=False, parameters={"x": 2})
+    assert _runs(capsys) == ["b_second", "a_first"]                          # c_later has no x
+    _notebook(tiny_data / "notebooks" / "a_first.ipynb", "print('a changed', x)")
+    book.run(root=tiny_data, progress=False, parameters={"x": 2})
+    assert _runs(capsys) == ["a_first"]
+    (tiny_data / "dataset" / "b.txt").write_text("2")                         # the data changed
+    book.run(root=tiny_data, progress=False, parameters={"x": 2})
+    assert _runs(capsys) == ["c_later"] and "files 2" in _stdout(out / "c_later.ipynb")
+    (tiny_data / "results" / "c" / "n.csv").unlink()                          # its results were removed
+    book.run(root=tiny_data, progress=False, parameters={"x": 2})
+    assert _runs(capsys) == ["c_later"] and (tiny_data / "results" / "c" / "n.csv").exists()
+    monkeypatch.setattr(book, "package_fingerprint", lambda: "another package source")
+    book.run(root=tiny_data, progress=False, parameters={"x": 2})
+    assert _runs(capsys) == ["b_second", "a_first", "c_later"]
+    book.run(root=tiny_data, progress=False, parameters={"x": 2})
+    assert _runs(capsys) == []
+    book.run(only=["a_first"], root=tiny_data, progress=False, parameters={"x": 2}, force=True)
+    assert _runs(capsys) == ["a_first"]
+
+
+def test_run_key_names_what_changed(tiny_data):
+    chapter = next(c for c in book.chapters(tiny_data) if c.name == "c_later")
+    key = book.run_key(chapter, {}, tiny_data)
+    assert key["parameters"] == {"seed": 0, "data_dir": "dataset", "results_dir": "results/c"}
+    assert set(key["data"]) == {"data_dir"} and key["environment"]["torch"] != "missing"
+    assert key == book.run_key(chapter, {"seed": 0}, tiny_data)
+    assert book.stale_reason(tiny_data / "nothing.ipynb", key, tiny_data) == "not executed yet"
+    out = book.execute(chapter, tiny_data / "out", {}, progress=False, cwd=tiny_data, key=key)
+    assert book.stale_reason(out, key, tiny_data) is None
+    assert book.stale_reason(out, book.run_key(chapter, {"seed": 1}, tiny_data), tiny_data) == "parameters changed"
+
+
+def test_build_is_skipped_when_nothing_it_reads_changed(tiny, monkeypatch, capsys):
+    """jupyter-book is replaced by a stand-in that writes index.html: the test counts how often it is called."""
+    calls = []
+
+    def fake_jupyter_book(cmd):
+        calls.append(cmd)
+        index = tiny / "book" / "_build" / "html" / "index.html"
+        index.parent.mkdir(parents=True, exist_ok=True)
+        index.write_text("<html></html>")
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(book, "install_widget_js", lambda root: None)
+    monkeypatch.setattr(book, "_jupyter_book", fake_jupyter_book)
+    (tiny / "_config.yml").write_text("title: tiny\n")
+    (tiny / "notebooks" / "a_first.ipynb").unlink()
+    book.run(root=tiny, progress=False)
+    book.build(tiny)
+    book.build(tiny)
+    assert len(calls) == 1 and "unchanged since its last build" in capsys.readouterr().out
+    book.build(tiny, force=True)
+    book.build(tiny, strict=True)
+    assert len(calls) == 3
+    (tiny / "book" / "intro.md").write_text("# changed prose\n")
+    book.build(tiny, strict=True)
+    book.run(root=tiny, progress=False, parameters={"x": 5})                 # a chapter's executed copy changed
+    book.build(tiny, strict=True)
+    book.build(tiny, strict=True)
+    assert len(calls) == 5

@@ -1,14 +1,18 @@
 """Execute the book's chapter notebooks with papermill (in table-of-contents order) and build the HTML.
 
     python -m facexplain.book [run] [-p NAME VALUE]... [--preset cpu|paper] [--only NAME]... [--out DIR]
-                                    [--kernel NAME] [--list] [--build]
-    python -m facexplain.book build [--strict]      # jupyter-book build from the executed copies
+                                    [--kernel NAME] [--force] [--list] [--build]
+    python -m facexplain.book build [--strict] [--force]   # jupyter-book build from the executed copies
     python -m facexplain.book widgets-js            # offline widget manager + MathJax JS from the npm registry
     python -m facexplain.book check-env             # cv2 + MediaPipe Face Mesh import and find a face
 
 Chapters are the `_toc.yml` entries under `book/chapters/`; entry `book/chapters/NAME` is the executed copy of
 `notebooks/NAME.ipynb`. Entries whose source notebook does not exist (yet) are skipped, when running and when
 building, so the toc can list the whole planned book.
+
+Incremental: a chapter is executed again only when its source notebook, its parameters, the package source, the
+installed environment or its data changed (or its results_dir lost files); otherwise its executed copy is reused.
+The HTML build is skipped when nothing it reads changed. `--force` re-executes (re-builds) anyway.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from __future__ import annotations
 import argparse
 import ast
 import fnmatch
+import hashlib
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -28,7 +34,7 @@ from pathlib import Path
 
 import yaml
 
-from .cache import repo_root
+from .cache import atomic_write_text, repo_root
 
 CHAPTERS_DIR = "book/chapters"          # where the toc expects executed chapters (relative to the book root)
 NOTEBOOKS_DIR = "notebooks"             # where their sources live
@@ -167,16 +173,130 @@ def split_parameters(selected: list[Chapter], given: dict) -> dict[str, dict]:
     return {name: {k: v for k, v in given.items() if k in d} for name, d in declared.items()}
 
 
+# ------------------------------------------------------------------------------------- fingerprints
+
+def _sha(*chunks: bytes) -> str:
+    h = hashlib.sha256()
+    for chunk in chunks:
+        h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def package_fingerprint() -> str:
+    """Hash of the package's source: every file under src/facexplain (code and assets; no bytecode)."""
+    pkg = Path(__file__).resolve().parent
+    files = sorted(f for f in pkg.rglob("*") if f.is_file() and "__pycache__" not in f.parts and f.suffix != ".pyc")
+    return _sha(*(str(f.relative_to(pkg)).encode() + b"\0" + f.read_bytes() for f in files))
+
+
+def environment_fingerprint() -> dict[str, str]:
+    """Python and the installed versions of the package's dependencies (its checkout's pyproject.toml, or the
+    installed distribution's metadata), name -> version."""
+    import tomllib
+    from importlib.metadata import PackageNotFoundError, requires, version
+    from packaging.requirements import Requirement
+
+    pyproject = Path(repo_root()) / "pyproject.toml"
+    if pyproject.exists():
+        wanted = tomllib.loads(pyproject.read_text())["project"].get("dependencies", [])
+    else:
+        wanted = [r for r in (requires("facexplain") or []) if "extra ==" not in r]
+    found = {"python": sys.version.split()[0]}
+    for text in wanted:
+        name = Requirement(text).name
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "missing"
+    return found
+
+
+def data_fingerprint(parameters: dict, root: Path) -> dict[str, str]:
+    """For each `*data_dir` parameter naming a folder: a hash of its files' paths, sizes and modification times
+    (a real dataset that changes re-runs its chapters). Generated data is versioned by the package source."""
+    found = {}
+    for name, value in sorted(parameters.items()):
+        if name.endswith("data_dir") and value not in (None, ""):
+            folder = Path(str(value)) if Path(str(value)).is_absolute() else root / str(value)
+            if not folder.exists():
+                found[name] = "missing"
+                continue
+            entries = sorted((str(f.relative_to(folder)), f.stat()) for f in folder.rglob("*") if f.is_file())
+            found[name] = _sha(*(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode() for rel, st in entries))
+    return found
+
+
+def resolved_parameters(chapter: Chapter, given: dict) -> dict:
+    """The notebook's defaults (literals as values, other expressions as their source text) updated with `given`:
+    what the chapter runs with, so that `-p seed 0` and the default seed are the same run."""
+    out = {}
+    for name, info in declared_parameters(chapter.source).items():
+        try:
+            out[name] = ast.literal_eval(info["default"])
+        except (ValueError, TypeError, SyntaxError, RecursionError):
+            out[name] = info["default"]
+    out.update(given)
+    return out
+
+
+def run_key(chapter: Chapter, given: dict, root: Path, package: str | None = None, kernel: str | None = None) -> dict:
+    """What an executed copy depends on: the source notebook, the parameters, the package source, the installed
+    environment and the data. Equal keys -> the executed copy can be reused."""
+    params = resolved_parameters(chapter, given)
+    return {
+        "notebook": _sha(chapter.source.read_bytes()),
+        "parameters": json.loads(json.dumps(params, sort_keys=True, default=repr)),
+        "package": package or package_fingerprint(),
+        "environment": environment_fingerprint(),
+        "data": data_fingerprint(params, root),
+        "kernel": kernel or "",
+    }
+
+
+def _results_listing(params: dict, root: Path) -> dict[str, int]:
+    """Files (relative path -> size) in the chapter's results_dir, recorded with the executed copy."""
+    value = params.get("results_dir")
+    if not value:
+        return {}
+    folder = Path(str(value)) if Path(str(value)).is_absolute() else root / str(value)
+    if not folder.is_dir():
+        return {}
+    return {str(f.relative_to(folder)): f.stat().st_size for f in sorted(folder.rglob("*")) if f.is_file()}
+
+
+def stale_reason(final: Path, key: dict, root: Path) -> str | None:
+    """Why the executed copy `final` cannot be reused for `key` (None: it can)."""
+    if not final.exists():
+        return "not executed yet"
+    try:
+        stored = json.loads(final.read_text(encoding="utf-8")).get("metadata", {}).get("facexplain", {})
+    except (OSError, ValueError):
+        return "executed copy unreadable"
+    old = stored.get("run_key")
+    if not old:
+        return "executed copy has no run key"
+    changed = [part for part in key if old.get(part) != key[part]]
+    if changed:
+        return " and ".join(changed) + " changed"
+    recorded = stored.get("results", {})
+    listing = _results_listing(key["parameters"], root)
+    if any(listing.get(name) != size for name, size in recorded.items()):
+        return "results_dir changed"
+    return None
+
+
 # ---------------------------------------------------------------------------------------- execution
 
 def execute(chapter: Chapter, out_dir: Path, parameters: dict | None = None, kernel: str | None = None,
-            progress: bool = True, cwd: Path | None = None) -> Path:
+            progress: bool = True, cwd: Path | None = None, key: dict | None = None) -> Path:
     """Execute one chapter with papermill into out_dir/NAME.ipynb, atomically (temp file, then rename).
 
     The kernel starts in the repository root (as for `papermill notebooks/X.ipynb out.ipynb` run from there), so
-    relative paths such as results_dir="results/X" land in the same place either way. On failure the partial notebook is kept as
-    NAME.failed.ipynb and a BookError names the notebook and the failing cell.
+    relative paths such as results_dir="results/X" land in the same place either way. On failure the partial
+    notebook is kept as NAME.failed.ipynb and a BookError names the notebook and the failing cell. `key` (see
+    run_key) is stored in the executed copy's metadata with the results_dir listing, for the incremental runner.
     """
+    import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -185,11 +305,15 @@ def execute(chapter: Chapter, out_dir: Path, parameters: dict | None = None, ker
     final = out_dir / f"{chapter.name}.ipynb"
     tmp = out_dir / f".{chapter.name}.running.ipynb"
     os.environ.setdefault("PYTHONHASHSEED", "0")   # the kernel inherits it: same set/dict order every run
+    root = Path(cwd or repo_root())
     try:
-        papermill.execute_notebook(
+        nb = papermill.execute_notebook(
             str(chapter.source), str(tmp), parameters=dict(parameters or {}), kernel_name=kernel,
-            cwd=str(cwd or repo_root()), progress_bar=progress,
+            cwd=str(root), progress_bar=progress,
         )
+        if key is not None:
+            nb.metadata["facexplain"] = {"run_key": key, "results": _results_listing(key["parameters"], root)}
+            nbformat.write(nb, str(tmp))
     except PapermillExecutionError as err:
         failed = out_dir / f"{chapter.name}.failed.ipynb"
         if tmp.exists():
@@ -208,8 +332,12 @@ def execute(chapter: Chapter, out_dir: Path, parameters: dict | None = None, ker
 
 
 def run(only: list[str] | None = None, parameters: dict | None = None, out: Path | str | None = None,
-        kernel: str | None = None, root: Path | None = None, progress: bool = True) -> list[Path]:
-    """Execute the selected chapters in toc order; print progress and per-notebook wall time."""
+        kernel: str | None = None, root: Path | None = None, progress: bool = True, force: bool = False) -> list[Path]:
+    """Execute the selected chapters in toc order; print progress and per-notebook wall time.
+
+    Incremental: a chapter whose executed copy was made from the same source notebook, parameters, package
+    source, environment and data (see run_key), and whose results_dir still holds what that run wrote, is
+    reused, not executed again. `force=True` executes every selected chapter."""
     root = Path(root or repo_root())
     out_dir = Path(out) if out else root / CHAPTERS_DIR
     selected = select(chapters(root), only)
@@ -220,13 +348,22 @@ def run(only: list[str] | None = None, parameters: dict | None = None, out: Path
     if not todo:
         raise BookError("no chapter to run: none of the selected toc entries has a source notebook")
     per_chapter = split_parameters(todo, dict(parameters or {}))
+    package = package_fingerprint()
     written, times = [], []
     for i, c in enumerate(todo, 1):
         params = per_chapter[c.name]
         shown = " ".join(f"{k}={v!r}" for k, v in params.items()) or "defaults"
-        print(f"[{i}/{len(todo)}] {c.name} ({shown})", flush=True)
         start = time.perf_counter()
-        path = execute(c, out_dir, params, kernel=kernel, progress=progress, cwd=root)
+        key = run_key(c, params, root, package=package, kernel=kernel)
+        final = out_dir / f"{c.name}.ipynb"
+        reason = "--force" if force else stale_reason(final, key, root)
+        if reason is None:
+            times.append(time.perf_counter() - start)
+            written.append(final)
+            print(f"[{i}/{len(todo)}] {c.name} ({shown}) unchanged: reusing {final}", flush=True)
+            continue
+        print(f"[{i}/{len(todo)}] {c.name} ({shown}): {reason}, executing", flush=True)
+        path = execute(c, out_dir, params, kernel=kernel, progress=progress, cwd=root, key=key)
         times.append(time.perf_counter() - start)
         written.append(path)
         print(f"[{i}/{len(todo)}] {c.name} done in {times[-1]:.1f} s -> {path}", flush=True)
@@ -312,21 +449,52 @@ def buildable_toc(root: Path) -> Path:
     return path
 
 
-def build(root: Path | None = None, strict: bool = False) -> Path:
-    """Render the book with `jupyter-book build` (it executes nothing) into book/_build/html; return index.html."""
+def build_fingerprint(root: Path, toc: Path, strict: bool) -> str:
+    """Hash of what the HTML is made from: the config, the toc, everything under book/ but the output (prose,
+    bibliography, static JS, executed chapters), the builder versions and the strict flag."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    book_dir = root / "book"
+    files = sorted(f for f in book_dir.rglob("*") if f.is_file() and "_build" not in f.relative_to(book_dir).parts)
+    versions = []
+    for name in ("jupyter-book", "sphinx", "myst-nb", "sphinx-book-theme"):
+        try:
+            versions.append(f"{name}={version(name)}")
+        except PackageNotFoundError:
+            versions.append(f"{name}=missing")
+    return _sha(" ".join(versions).encode(), str(strict).encode(), (root / "_config.yml").read_bytes(),
+                toc.read_bytes(), *(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes() for f in files))
+
+
+def _jupyter_book(cmd: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd)
+
+
+def build(root: Path | None = None, strict: bool = False, force: bool = False) -> Path:
+    """Render the book with `jupyter-book build` (it executes nothing) into book/_build/html; return index.html.
+
+    Skipped when nothing it is made from changed since the last successful build (see build_fingerprint);
+    `force=True` builds anyway."""
     root = Path(root or repo_root())
     install_widget_js(root)
     toc = buildable_toc(root)
+    index = root / "book" / "_build" / "html" / "index.html"
+    stamp = root / "book" / "_build" / ".facexplain-build-key"
+    key = build_fingerprint(root, toc, strict)
+    if not force and index.exists() and stamp.exists() and stamp.read_text().strip() == key:
+        print(f"the book is unchanged since its last build: {index}")
+        return index
+    stamp.unlink(missing_ok=True)
     jb = Path(sys.executable).parent / "jupyter-book"
     cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(root), "--all", "--toc", str(toc),
            "--path-output", str(root / "book")]
     if strict:
         cmd += ["-W", "-n", "--keep-going"]
     print(" ".join(cmd), flush=True)
-    result = subprocess.run(cmd)
-    index = root / "book" / "_build" / "html" / "index.html"
+    result = _jupyter_book(cmd)
     if result.returncode != 0 or not index.exists():
         raise BookError(f"jupyter-book build failed (exit code {result.returncode})")
+    atomic_write_text(stamp, key + "\n")
     print(f"the book is at {index}")
     return index
 
@@ -387,6 +555,8 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help=f"folder for executed notebooks (default {CHAPTERS_DIR}/)")
     p.add_argument("--kernel", help="Jupyter kernel name (default: the notebook's own)")
     p.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
+    p.add_argument("--force", action="store_true",
+                   help="execute every selected chapter, even those whose executed copy is up to date")
     p.add_argument("--list", action="store_true", help="list chapters and their parameters, run nothing")
     p.add_argument("--build", action="store_true", help="build the HTML afterwards")
     return p
@@ -410,7 +580,9 @@ def main(argv: list[str] | None = None) -> int:
         if command == "build":
             p = argparse.ArgumentParser(prog="python -m facexplain.book build")
             p.add_argument("--strict", action="store_true", help="turn Sphinx warnings into errors")
-            build(strict=p.parse_args(argv).strict)
+            p.add_argument("--force", action="store_true", help="build even if nothing changed since the last build")
+            args = p.parse_args(argv)
+            build(strict=args.strict, force=args.force)
         elif command == "widgets-js":
             p = argparse.ArgumentParser(prog="python -m facexplain.book widgets-js")
             p.add_argument("--force", action="store_true", help="reinstall even if the pinned version is there")
@@ -425,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
             params = {name: parse_value(value) for name, value in args.parameter}
             if args.preset:
                 params["preset"] = args.preset
-            run(args.only, params, out=args.out, kernel=args.kernel, progress=not args.no_progress)
+            run(args.only, params, out=args.out, kernel=args.kernel, progress=not args.no_progress, force=args.force)
             if args.build:
                 build()
     except BookError as err:
