@@ -55,6 +55,50 @@ def png_bytes(rgb: np.ndarray, colors: int = 32) -> bytes:
     return buf.getvalue()
 
 
+def mu_chart(mu_table, aus, paper: dict | None = None, domain: str = "source", region: str = "box", ax=None,
+             paper_label: str = "paper (Actor Study)"):
+    """Relevance mass per AU and composite as grouped bars, with the region's share of the image drawn over each
+    AU's group (the mu of a map that spreads its relevance evenly: chance level) and the paper's values.
+
+    Parameters
+    ----------
+    mu_table : pandas.DataFrame
+        Rows of :func:`facexplain.metrics.relevance.mu_summary`: ``au``, ``composite``, ``mu``, ``region``,
+        ``area`` and ``domain``.
+    aus : sequence of int
+        The AUs, in the order of the bars.
+    paper : dict, optional
+        AU -> (mu, n) of the paper, drawn as black ticks.
+    domain, region : str
+        Which rows of `mu_table` to draw (``region="box"`` is the paper's measure).
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+
+    t = mu_table[(mu_table.domain == domain) & (mu_table.region == region)]
+    wide = t.pivot_table(index="au", columns="composite", values="mu").reindex(list(aus))
+    wide.columns = [short(c) for c in wide.columns]
+    area = t.groupby("au")["area"].mean().reindex(list(aus))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.4))
+    wide.plot.bar(ax=ax, width=0.8)
+    x = np.arange(len(aus))
+    ax.hlines(area.to_numpy(), x - 0.45, x + 0.45, colors="crimson", lw=2,
+              label=f"{region} area = chance (evenly spread relevance)")
+    if paper:
+        ax.plot(x, [paper.get(a, (np.nan,))[0] for a in aus], "k_", ms=18, mew=2, label=paper_label)
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"AU{a}" for a in aus], rotation=0)
+    ax.set(xlabel="", ylabel=f"mu ({region})", ylim=(0, 1), title=f"Relevance mass in the AU {region}")
+    ax.legend(fontsize=7, ncol=3, loc="upper left")
+    return ax
+
+
 def heatmap_grid(dataset, maps: dict, picks: dict, aus, methods, size: float = 1.25, dpi: int = 72):
     """Rows = LRP methods, columns = AUs: the heatmap of one chosen face per AU (picks[au] = face index)."""
     import matplotlib.pyplot as plt
@@ -146,4 +190,4 @@ def heatmap_browser(dataset, records, maps: dict, aus, methods, n_ranks: int = 5
                    missing="<i>no correctly detected positive for this AU</i>")
 
 
-__all__ = ["short", "overlay_rgb", "png_bytes", "heatmap_grid", "low_high_figure", "rank_positions", "heatmap_browser"]
+__all__ = ["short", "overlay_rgb", "png_bytes", "mu_chart", "heatmap_grid", "low_high_figure", "rank_positions", "heatmap_browser"]

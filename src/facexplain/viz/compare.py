@@ -149,31 +149,53 @@ def sanity_strip(strips: dict, layers, steps, tile: int = 56) -> bytes:
     return png_bytes(np.asarray(canvas))
 
 
+METRIC_LABELS = {"mu_box": "mu in the AU box", "mu_truth": "mu in the true AU region",
+                 "cosine": "cosine to the AU map", "mu_cue": "mu on the shortcut mark",
+                 "pointing": "pointing game", "rank_accuracy": "relevance rank accuracy"}
+
+
 def sweep_figure(table, metrics=("mu_box", "mu_truth", "cosine", "mu_cue")):
-    """Chapter 11: per model, the score on the shortcut / clean test and every method's explanation metric
-    against the shortcut strength."""
+    """Chapter 11: against the shortcut strength, one column per model: its score on the shortcut / clean test
+    (top) and every method's explanation metric (one row per metric), with one legend for the methods.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per (model, strength, method) with ``score``, ``score_shortcut_test``, ``score_clean_test`` and
+        the metric columns.
+    metrics : sequence of str
+        The metric columns to draw, one row each.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     import matplotlib.pyplot as plt
 
     models = list(dict.fromkeys(table["model"]))
-    fig, axes = plt.subplots(len(models), 1 + len(metrics), figsize=(2.6 * (1 + len(metrics)), 2.4 * len(models)),
-                             squeeze=False)
-    for r, model in enumerate(models):
+    nrows = 1 + len(metrics)
+    fig, axes = plt.subplots(nrows, len(models), figsize=(4.4 * len(models), 2.35 * nrows + 0.6), squeeze=False,
+                             sharex=True)
+    for c, model in enumerate(models):
         t = table[table["model"] == model]
         first = t.drop_duplicates("strength")
-        ax = axes[r, 0]
-        ax.plot(first["strength"], first["score_shortcut_test"], "o-", label="test with the shortcut")
-        ax.plot(first["strength"], first["score_clean_test"], "s--", label="same faces, no mark")
-        ax.set(ylim=(0, 1), xlabel="shortcut strength", title=f"{model}: {first['score'].iloc[0]}")
-        ax.legend(fontsize=6)
-        for c, metric in enumerate(metrics, start=1):
+        ax = axes[0, c]
+        ax.plot(first["strength"], first["score_shortcut_test"], "o-", color="black", label="test with the shortcut")
+        ax.plot(first["strength"], first["score_clean_test"], "s--", color="0.5", label="same faces, no mark")
+        ax.set(ylim=(0, 1), ylabel=str(first["score"].iloc[0]))
+        ax.set_title(str(model), fontsize=11)
+        ax.legend(fontsize=8, loc="lower left")
+        for r, metric in enumerate(metrics, start=1):
             ax = axes[r, c]
             for method, g in t.groupby("method", sort=False):
-                ax.plot(g["strength"], g[metric], "o-", ms=3, label=short(method))
-            ax.set(xlabel="shortcut strength", title=f"{model}: {metric}")
-            if c == len(metrics):
-                ax.legend(fontsize=5.5)
-    fig.tight_layout()
+                ax.plot(g["strength"], g[metric], "o-", ms=4, label=short(method))
+            ax.set_ylabel(METRIC_LABELS.get(metric, metric), fontsize=9)
+        axes[-1, c].set_xlabel("shortcut strength")
+    handles, labels = axes[1, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.5 / fig.get_figheight() + 0.02, 1, 1))
     return fig
 
 
-__all__ = ["SHORT", "short", "colorize", "map_tiles", "png_bytes", "metric_heatmap", "sanity_figure", "sanity_strip", "sweep_figure"]
+__all__ = ["METRIC_LABELS", "SHORT", "short", "colorize", "map_tiles", "png_bytes", "metric_heatmap", "sanity_figure",
+           "sanity_strip", "sweep_figure"]

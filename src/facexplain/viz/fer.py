@@ -165,8 +165,9 @@ def map_strip(views, data, method: str, with_au: bool, emotion: str, keep_faces,
     return np.concatenate([row(top), np.ones((4, row(top).shape[1], 3), np.float32), row(bottom)], axis=0)
 
 
-def jpeg_widget(rgb: np.ndarray, quality: int = 75):
-    """An ipywidgets Image holding an RGB float array as JPEG (a few kB: the browser embeds ~100 of them)."""
+def jpeg_widget(rgb: np.ndarray, quality: int = 75, scale: float = 1.0):
+    """An ipywidgets Image holding an RGB float array as JPEG (a few kB: the browser embeds ~100 of them), shown
+    `scale` times its pixel size (the browser enlarges it: readable tiles without heavier pages)."""
     import io
 
     import ipywidgets as widgets
@@ -174,16 +175,20 @@ def jpeg_widget(rgb: np.ndarray, quality: int = 75):
 
     buf = io.BytesIO()
     Image.fromarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)).save(buf, format="JPEG", quality=quality)
-    return widgets.Image(value=buf.getvalue(), format="jpeg")
+    layout = widgets.Layout(width=f"{round(rgb.shape[1] * scale)}px") if scale != 1 else widgets.Layout()
+    return widgets.Image(value=buf.getvalue(), format="jpeg", layout=layout)
 
 
-def map_browser(views, data, methods, keep_faces, tile: int = 72):
-    """Kernel-free widget: method x (w/o | w/ AU) x emotion -> average and per-face maps above their AU maps."""
+def map_browser(views, data, methods, keep_faces, tile: int = 112, scale: float = 1.5):
+    """Kernel-free widget: method x (w/o | w/ AU) x emotion -> average and per-face maps above their AU maps.
+
+    Tiles are `tile` pixels (the cpu preset's face size) and shown `scale` times larger."""
     from .widgets import browser
 
     classes = [c for c in data.classes if c != "neutral"]
     models = ["w/o AU", "w/ AU"]
-    strips = {(label(m), model, c): jpeg_widget(map_strip(views, data, m, model == "w/ AU", c, keep_faces, tile))
+    strips = {(label(m), model, c): jpeg_widget(map_strip(views, data, m, model == "w/ AU", c, keep_faces, tile),
+                                                scale=scale)
               for m in methods for model in models for c in classes}
     title = ("top: class-average map, then single test faces; bottom: the AU maps they are scored against "
              "(colour: jet, red = high)")

@@ -61,36 +61,43 @@ def crop_face(image, landmarks, scale: float = 1.5):
 
 
 def game_figure(target_image, target_aus, player_image, player_landmarks, player_aus, max_items: int | None = 3,
-                title: str = "", size: float = 2.3):
-    """Target | player with drawn regions, the score and the numbered instructions (one try of the game)."""
+                title: str = "", size: float = 2.3, fontsize: float = 10):
+    """Target | player with drawn regions, the score and the numbered instructions (one try of the game).
+
+    Text is set at `fontsize` points (10 pt is about 11 px at the recorded game's 80 dpi, readable in the page)."""
     lm = np.asarray(player_landmarks, np.float32)
     if np.ptp(lm[:, 1]) < 0.5 * np.asarray(player_image).shape[0]:   # a photo: show the face, not the scene
         player_image, player_landmarks = crop_face(player_image, lm)
-    fig, axes = plt.subplots(1, 2, figsize=(2 * size, size * 1.55), gridspec_kw=dict(wspace=0.05))
+    steps_preview = plan(target_aus, player_aus)
+    n_lines = 1 + max(min(len(steps_preview), max_items or len(steps_preview)), 1)
+    text_h = 0.2 * fontsize / 10 * (1.6 * n_lines + 1)                  # inches for the instruction block
+    fig = plt.figure(figsize=(2 * size + 0.4, size + 0.55 + text_h))
+    top = 1 - 0.5 / fig.get_figheight()
+    bottom = text_h / fig.get_figheight()
+    axes = fig.subplots(1, 2, gridspec_kw=dict(wspace=0.05, left=0.01, right=0.99, top=top, bottom=bottom))
     axes[0].imshow(np.asarray(target_image), cmap="gray", vmin=0, vmax=255)
-    axes[0].set_title(_wrap("target: " + _aus_text(target_aus), 30), fontsize=7)
+    axes[0].set_title(_wrap("target: " + _aus_text(target_aus), 26), fontsize=fontsize - 1)
     axes[0].axis("off")
     steps = draw_instruction_regions(axes[1], player_image, player_landmarks, target_aus, player_aus, max_items)
-    axes[1].set_title(_wrap("you: " + _aus_text(player_aus), 30), fontsize=7)
+    axes[1].set_title(_wrap("you: " + _aus_text(player_aus), 26), fontsize=fontsize - 1)
     score = jaccard(player_aus, target_aus)
     lines = [f"{title}score {score:.2f}"] + [f"{k}. {s.phrase}" for k, s in enumerate(steps, 1)]
     if not steps:
         lines.append("A perfect match.")
-    fig.text(0.02, 0.02, "\n".join(_wrap(t, 62) for t in lines), fontsize=7, va="bottom", ha="left")
-    fig.subplots_adjust(left=0.01, right=0.99, top=0.86, bottom=0.03 + 0.07 * (1 + max(len(steps), 1)))
+    fig.text(0.02, 0.02, "\n".join(_wrap(t, 48) for t in lines), fontsize=fontsize, va="bottom", ha="left")
     return fig
 
 
-def _png(fig, dpi: int = 80) -> bytes:
+def _png(fig, dpi: int = 80, colors: int = 256) -> bytes:
     """Render and close a figure (so dozens of precomputed views do not pile up as open figures); the PNG is
-    palette-quantised (256 colours) to keep the pages light."""
+    palette-quantised (`colors` colours) to keep the pages light."""
     import io
 
     from PIL import Image
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
-    img = Image.open(io.BytesIO(buf.getvalue())).convert("RGB").quantize(256)
+    img = Image.open(io.BytesIO(buf.getvalue())).convert("RGB").quantize(int(colors))
     small = io.BytesIO()
     img.save(small, format="PNG", optimize=True)
     return small.getvalue()
@@ -125,7 +132,7 @@ def recorded_game(games: dict[str, list[dict]], targets: dict[str, tuple], max_i
             img, lm = render_player(r["subject"], r["shown"], seed)
             fig = game_figure(t_img, t_aus, img, lm, r["detected"], max_items=max_items,
                               title=f"{name}, try {r['try_']}: ")
-            views[(name, r["try_"])] = _png(fig, dpi=72)
+            views[(name, r["try_"])] = _png(fig, dpi=80, colors=64)
     return browser(views, {"target": names, "try": list(range(1, n_tries + 1))}, sliders=["try"])
 
 
@@ -157,8 +164,10 @@ def au_emotion_browser(study, thresholds, emotion_of=None, codebook: str = "emfa
         cor = au_emotion_correlation(study, th, aus=aus, emotion_of=emotion_of)
         views[("correlation", th)] = _png(matrix_figure(cor, f"correlation, score >= {th:.2f} ({n} tries)",
                                                         kind="correlation"))
+    # opens at the paper's threshold (0.33) when it is among the thresholds
+    opening = min(thresholds, key=lambda th: abs(th - 0.33))
     b = browser(views, {"view": ["occurrence", "correlation"], "threshold": list(thresholds)},
-                sliders=["threshold"], dpi=80)
+                sliders=["threshold"], initial={"threshold": opening}, dpi=80)
     cols = list(occ.columns)
     book = codebook_matrix(codebook, tuple(int(c[2:]) for c in cols))
     ref = image_to_widget(matrix_figure(book, f"codebook '{codebook}'"), dpi=80)
@@ -169,7 +178,9 @@ def live_game(targets: dict[str, tuple], photo_detector, aus=None, max_items: in
     """A playable Face Game for a live kernel: pick a target, toggle AUs (a generated face shows them) or upload
     a photo (MediaPipe -> AUs); shows the score, the instructions and the regions to change.
 
-    targets: name -> (image, AU set). Only works with a running kernel (callbacks); the book shows a recording."""
+    targets: name -> (image, AU set). Only works with a running kernel (callbacks); the book shows a recording.
+    The controls start disabled under a note that says so, and a "start" button (a callback, so it only works in a
+    live kernel) enables them: in the static book the game cannot look playable when it is not."""
     import io
 
     import ipywidgets as widgets
@@ -180,10 +191,15 @@ def live_game(targets: dict[str, tuple], photo_detector, aus=None, max_items: in
     from ..images import pil_to_array
 
     aus = tuple(aus or GENERATOR_AUS)
-    pick = widgets.Dropdown(options=list(targets), description="target")
-    toggles = [widgets.ToggleButton(description=f"AU{a}", layout=widgets.Layout(width="64px")) for a in aus]
-    upload = widgets.FileUpload(accept="image/*", multiple=False, description="your photo")
-    use_photo = widgets.Checkbox(value=False, description="use the photo")
+    pick = widgets.Dropdown(options=list(targets), description="target", disabled=True)
+    toggles = [widgets.ToggleButton(description=f"AU{a}", layout=widgets.Layout(width="64px"), disabled=True)
+               for a in aus]
+    upload = widgets.FileUpload(accept="image/*", multiple=False, description="your photo", disabled=True)
+    use_photo = widgets.Checkbox(value=False, description="use the photo", disabled=True)
+    note = widgets.HTML("<b>This game needs a running Python kernel</b> (JupyterLab, Colab or Binder: open the "
+                        "source notebook). In the static book its controls are disabled; the recorded game above "
+                        "plays the same views. With a kernel, press start.")
+    start = widgets.Button(description="start the game", button_style="success", icon="play")
     view = widgets.Image(format="png")        # the current game view (updated in place, no Output capture)
     message = widgets.HTML("")
     photo = {}
@@ -214,9 +230,17 @@ def live_game(targets: dict[str, tuple], photo_detector, aus=None, max_items: in
             use_photo.value = True
         refresh()
 
+    def on_start(_):
+        for w in [pick, upload, use_photo] + toggles:
+            w.disabled = False
+        start.disabled = True
+        note.value = "<b>Playing.</b> Pick a target, then toggle AUs or upload a photo of yourself."
+
     for w in [pick, use_photo] + toggles:
         w.observe(refresh, names="value")
     upload.observe(on_upload, names="value")
+    start.on_click(on_start)
     refresh()
     rows = [widgets.HBox(toggles[i:i + 10]) for i in range(0, len(toggles), 10)]
-    return widgets.VBox([widgets.HBox([pick, upload, use_photo]), *rows, message, view])
+    head = widgets.VBox([note, widgets.HBox([start, pick, upload, use_photo])])
+    return widgets.VBox([head, *rows, message, view])

@@ -72,24 +72,53 @@ def path_probability_plot(alphas, probs: dict, emotion: str, ax=None):
     return ax
 
 
-def accuracy_vs_k(summary, svm=None, column: str = "acc"):
-    """Accuracy (mean ± std over seeds) against k per emotion, T-EMO and R-EMO, with the SVMs dashed."""
+def accuracy_vs_k(summary, svm=None, column: str = "acc", ncols: int = 3):
+    """Accuracy against the landmark budget k, one panel per emotion (a grid of `ncols` columns, so each panel
+    stays readable at the text column's width): T-EMO and R-EMO as mean ± std over seeds, the SVMs dashed/dotted.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Columns ``emotion``, ``net``, ``k``, ``<column>_mean`` and ``<column>_std``.
+    svm : pandas.DataFrame, optional
+        Columns ``emotion``, ``model`` (names containing "SVM"), ``k`` and ``<column>``.
+    column : str
+        ``"acc"`` (accuracy) or ``"bacc"`` (balanced accuracy).
+    ncols : int
+        Panels per row.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import math
+
     emotions = list(dict.fromkeys(summary.emotion))
-    fig, axes = plt.subplots(1, len(emotions), figsize=(2.1 * len(emotions), 2.4), sharey=True, squeeze=False)
-    for ax, e in zip(axes[0], emotions):
+    ncols = max(1, min(int(ncols), len(emotions)))
+    nrows = math.ceil(len(emotions) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.7 * nrows + 0.5), sharey=True, squeeze=False)
+    for ax, e in zip(axes.ravel(), emotions):
         for net, t in summary[summary.emotion == e].groupby("net", sort=False):
             t = t.sort_values("k")
-            ax.errorbar(t.k, t[column + "_mean"], yerr=t[column + "_std"], marker="o", ms=3, capsize=2, label=net)
+            ax.errorbar(t.k, t[column + "_mean"], yerr=t[column + "_std"], marker="o", ms=4, capsize=2, label=net)
         if svm is not None:
             for name, t in svm[(svm.emotion == e) & svm.model.str.contains("SVM")].groupby("model"):
                 t = t.sort_values("k")
-                ax.plot(t.k, t[column], ls="--" if "linear" in name else ":", lw=1, color="0.45", label=name)
+                ax.plot(t.k, t[column], ls="--" if "linear" in name else ":", lw=1.2, color="0.45", label=name)
         ax.set_xscale("log", base=2)
-        ax.set_title(e, fontsize=9)
-        ax.set_xlabel("k landmarks")
-    axes[0, 0].set_ylabel("balanced accuracy" if column == "bacc" else "accuracy")
-    axes[0, -1].legend(fontsize=6)
-    fig.tight_layout()
+        ks = sorted(set(summary.k))
+        ax.set_xticks(ks)
+        ax.set_xticklabels([str(k) for k in ks], fontsize=8)
+        ax.minorticks_off()
+        ax.set_title(e, fontsize=11)
+        ax.set_xlabel("k landmarks", fontsize=9)
+    for ax in axes.ravel()[len(emotions):]:
+        ax.axis("off")
+    for row in axes:
+        row[0].set_ylabel("balanced accuracy" if column == "bacc" else "accuracy", fontsize=9)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.06 if nrows > 1 else 0.12, 1, 1))
     return fig
 
 

@@ -48,9 +48,27 @@ def _png_from_figure(fig, dpi: int) -> bytes:
 
 
 def image_to_widget(image: Any, *, width: int | None = None, dpi: int = 80,
-                    max_side: int | None = DEFAULT_MAX_SIDE) -> widgets.Widget:
+                    max_side: int | None = DEFAULT_MAX_SIDE, scale: float | None = None) -> widgets.Widget:
     """Turn one view into a widget: numpy array / matplotlib figure / PNG bytes -> Image; str -> HTML;
-    an ipywidgets widget is returned as it is. Figures are rendered at `dpi` and closed (no double display)."""
+    an ipywidgets widget is returned as it is. Figures are rendered at `dpi` and closed (no double display).
+
+    Parameters
+    ----------
+    image : numpy.ndarray, matplotlib.figure.Figure, bytes, str or ipywidgets.Widget
+        The view.
+    width : int, optional
+        Display width in CSS pixels.
+    dpi : int
+        Resolution a figure is rendered at.
+    max_side : int, optional
+        Arrays are downscaled so that their longest side is at most this.
+    scale : float, optional
+        Display the image `scale` times its pixel width (the browser enlarges it; the page stays as light).
+
+    Returns
+    -------
+    ipywidgets.Widget
+    """
     if isinstance(image, widgets.Widget):
         return image
     if isinstance(image, str):
@@ -64,6 +82,9 @@ def image_to_widget(image: Any, *, width: int | None = None, dpi: int = 80,
     else:
         raise TypeError(f"cannot show {type(image).__name__} as a view: give a numpy array, a matplotlib "
                         "figure, PNG bytes, an HTML string or an ipywidgets widget")
+    if scale and not width:
+        from PIL import Image
+        width = round(Image.open(io.BytesIO(png)).size[0] * float(scale))
     layout = widgets.Layout(width=f"{width}px") if width else widgets.Layout()
     return widgets.Image(value=png, format="png", layout=layout)
 
@@ -82,7 +103,7 @@ def _control(name: str, options: Sequence, kind: str) -> widgets.Widget:
 
 def browser(views: Mapping[tuple, Any], controls: Mapping[str, Sequence], *,
             sliders: Sequence[str] = (), missing: str = "<i>no view for this choice</i>",
-            title: str | None = None, **image_kwargs) -> widgets.VBox:
+            title: str | None = None, initial: Mapping[str, Any] | None = None, **image_kwargs) -> widgets.VBox:
     """Browse precomputed views with controls that work without a kernel.
 
     views: maps a tuple of control values (one per control, in the order of `controls`) to a view (see
@@ -90,6 +111,7 @@ def browser(views: Mapping[tuple, Any], controls: Mapping[str, Sequence], *,
     Controls named in `sliders` are SelectionSliders (for ordered options), the others Dropdowns.
     The first control drives the outer Stack; control k is jslink'd to every Stack at depth k, so every
     combination can be reached in the static HTML. Combinations missing from `views` show `missing`.
+    `initial` maps a control name to the option it opens at (default: each control's first option).
     Returns VBox([title?, HBox(controls), outer Stack]).
     """
     names = list(controls)
@@ -107,7 +129,18 @@ def browser(views: Mapping[tuple, Any], controls: Mapping[str, Sequence], *,
     if bad:
         raise KeyError(f"view keys {bad[:3]} do not match the controls {dict(zip(names, options))}")
 
+    initial = dict(initial or {})
+    unknown = [n for n in initial if n not in controls]
+    if unknown:
+        raise ValueError(f"initial names {unknown} that are not controls ({names})")
+    start = []
+    for n, opts in zip(names, options):
+        if n in initial and initial[n] not in opts:
+            raise ValueError(f"initial {n}={initial[n]!r} is not one of its options {opts}")
+        start.append(opts.index(initial[n]) if n in initial else 0)
     ctrls = [_control(n, o, "slider" if n in sliders else "dropdown") for n, o in zip(names, options)]
+    for ctrl, index in zip(ctrls, start):
+        ctrl.value = index
     stacks_at_depth: list[list[widgets.Stack]] = [[] for _ in names]
 
     def level(depth: int, prefix: tuple) -> widgets.Stack:
@@ -116,7 +149,7 @@ def browser(views: Mapping[tuple, Any], controls: Mapping[str, Sequence], *,
                         else widgets.HTML(missing) for o in options[depth]]
         else:
             children = [level(depth + 1, prefix + (o,)) for o in options[depth]]
-        stack = widgets.Stack(children=children, selected_index=0)
+        stack = widgets.Stack(children=children, selected_index=start[depth])
         stacks_at_depth[depth].append(stack)
         return stack
 
