@@ -10,7 +10,7 @@ from facexplain.faces.generator import FaceGenerator
 
 @pytest.fixture(scope="module")
 def faces():
-    return generate_faces(160, seed=5)
+    return load_dataset("synthetic", n=160, seed=5, cache=False)
 
 
 def test_same_seed_gives_byte_identical_faces_and_labels(faces):

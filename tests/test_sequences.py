@@ -94,11 +94,12 @@ def ckplus_video_dir(tmp_path):
     """A CK+ tree in its native layout whose frames are generated neutral -> apex clips (real-looking faces, so
     MediaPipe finds them): five sequences of 4 frames; three labelled anger, happiness, surprise, one contempt and
     one without an Emotion file."""
-    from facexplain.faces.generator import generate_sequences
+    from facexplain.data import load_dataset
     from test_loaders import num, write_image, write_points, write_text
 
     codes = {"anger": 1, "contempt": 2, "happiness": 5, "surprise": 7}
-    clips = generate_sequences(5, n_frames=4, seed=11, image_size=112, emotions=("anger", "happiness", "surprise"))
+    clips = load_dataset("synthetic", n=5, n_frames=4, seed=11, image_size=112, cache=False,
+                         emotions=("anger", "happiness", "surprise"))
     plan = [("S501", "001", "anger"), ("S501", "002", "happiness"), ("S502", "001", "surprise"),
             ("S502", "002", "contempt"), ("S503", "001", None)]
     root = tmp_path / "CK+"

@@ -15,14 +15,14 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from ..data.records import FaceDataset
 from .actions import Gates, au_kernels, au_textures, displacement, identity_kernels
 from .aus import GENERATOR_AUS
+from .cue import draw_cue
 from .codebooks import CODEBOOKS, EMOTIONS_WITH_NEUTRAL, codebook
-from .template import LOWER_INNER_LIP, UPPER_INNER_LIP, Template, neutral_template
+from .template import LOWER_INNER_LIP, PHOTOS, UPPER_INNER_LIP, Template, mesh_field, neutral_template, template_set
 
 #: Bumped whenever rendering changes, so cached datasets made by an older generator are not reused.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 # How strongly each domain varies pose, lighting and noise. "shifted" is the cross-domain test set of chapter 1:
 # other identities, wider head poses, harsher light, more sensor noise and blur.
@@ -30,6 +30,29 @@ DOMAINS = {
     "source": dict(roll=7.0, yaw=0.10, scale=0.05, shift=0.03, light=0.35, noise=0.012, blur=0.0),
     "shifted": dict(roll=14.0, yaw=0.22, scale=0.09, shift=0.06, light=0.7, noise=0.03, blur=0.6),
 }
+
+
+@dataclass
+class GeneratedFaces:
+    """What the generator makes, as plain arrays (data.load_dataset("synthetic") wraps them in a FaceDataset).
+
+    images uint8 (N, S, S); landmarks float32 (N, 468, 2); au_intensity float32 (N, len(au_numbers)) in FACS 0-5;
+    emotion, subject object (N,); frame int (N,); region_bits uint32 (N, S, S), bit k = au_numbers[k] acts here;
+    extra: per-face "shortcut" (bool), "pose" (roll, yaw, scale, tx, ty), "lighting", "sequence" (-1 for stills)."""
+
+    images: np.ndarray
+    landmarks: np.ndarray
+    au_numbers: tuple[int, ...]
+    au_intensity: np.ndarray
+    emotion: np.ndarray
+    subject: np.ndarray
+    frame: np.ndarray
+    region_bits: np.ndarray
+    extra: dict
+    info: dict
+
+    def __len__(self) -> int:
+        return len(self.images)
 
 
 @dataclass(frozen=True)
@@ -46,6 +69,7 @@ class GeneratorConfig:
     p_extra: float = 0.35           # chance an "often added" AU shows
     p_other: float = 0.015          # chance any other AU shows
     domain: str = "source"
+    templates: tuple[str, ...] = tuple(PHOTOS)   # the photos this config's subjects are blended from
 
     def __post_init__(self):
         if not 16 <= int(self.image_size) <= 1024:
@@ -59,6 +83,8 @@ class GeneratorConfig:
         for name in (self.codebook, self.extras_from):
             if name not in CODEBOOKS:
                 raise ValueError(f"unknown codebook {name!r}: expected one of {sorted(CODEBOOKS)}")
+        if not self.templates or any(t not in PHOTOS for t in self.templates):
+            raise ValueError(f"templates must be a non-empty subset of {tuple(PHOTOS)}; got {self.templates}")
         bad = [e for e in self.emotions if e not in EMOTIONS_WITH_NEUTRAL]
         if bad or not self.emotions:
             raise ValueError(f"emotions must be a non-empty subset of {EMOTIONS_WITH_NEUTRAL}; got {self.emotions}")
@@ -76,6 +102,17 @@ class Rig:
     id_field: np.ndarray                 # (M, S, S, 2)
     id_land: np.ndarray                  # (M, 468, 2)
     grid: tuple[np.ndarray, np.ndarray]  # pixel-centre coordinates
+    tpl_names: tuple[str, ...] = ()      # the template photos
+    tpl_field: np.ndarray | None = None  # (K, S, S, 2): displacement taking the astronaut's face to photo k's shape
+    tpl_land: np.ndarray | None = None   # (K, 468, 2)
+    tpl_texture: np.ndarray | None = None  # (K, S, S) shape-free textures (on the astronaut's neutral mesh)
+    feature_masks: np.ndarray | None = None  # (F, S, S) soft masks of brows, eyes, lips, for appearance modes
+    lower_face: np.ndarray | None = None     # (S, S): 0 above the cheekbones, 1 below (upper/lower texture mix)
+
+    def neutral_landmarks(self, who: "Identity") -> np.ndarray:
+        """A subject's neutral landmarks (468, 2) in template pixels: no AU, no pose."""
+        return (self.template.mesh + np.tensordot(who.shape, self.id_land, axes=1)
+                + np.tensordot(who.mix_shape, self.tpl_land, axes=1)).astype(np.float32)
 
 
 @lru_cache(maxsize=4)
@@ -101,12 +138,35 @@ def rig(image_size: int = 112) -> Rig:
     ids = identity_kernels(t)
     id_field = np.stack([displacement(k, xx, yy, lambda g: 1.0) for k in ids])
     id_land = np.stack([displacement(k, mx, my, lambda g: 1.0) for k in ids])
-    return Rig(t, au_field, au_land, au_tex, bits, id_field, id_land, (xx, yy))
+    ts = template_set(image_size)
+    tpl_land = ts.meshes - t.mesh[None]
+    tpl_field = np.stack([np.zeros((s, s, 2), np.float32) if k == 0 else
+                          np.stack([xx, yy], -1) - mesh_field(t.mesh, m, s) for k, m in enumerate(ts.meshes)])
+    return Rig(t, au_field, au_land, au_tex, bits, id_field, id_land, (xx, yy), ts.names, tpl_field.astype(np.float32),
+               tpl_land.astype(np.float32), ts.textures, _feature_masks(t, xx, yy),
+               (1 / (1 + np.exp(-(yy - t.l68[29, 1]) / (0.12 * t.iod)))).astype(np.float32))
+
+
+def _feature_masks(t: Template, xx, yy) -> np.ndarray:
+    """Soft masks of the brows, the eye sockets and the lips on the template (for appearance modes)."""
+    p, d = t.l68, t.iod
+
+    def blobs(points, sigma):
+        out = np.zeros_like(xx)
+        for q in points:
+            out = np.maximum(out, np.exp(-0.5 * ((xx - q[0]) ** 2 + (yy - q[1]) ** 2) / (sigma * d) ** 2))
+        return out
+
+    brows = blobs(p[17:27], 0.07)
+    eyes = blobs([p[36:42].mean(0), p[42:48].mean(0)], 0.22)
+    lips = blobs(p[48:60], 0.06)
+    return np.stack([brows, eyes, lips]).astype(np.float32)
 
 
 @dataclass(frozen=True)
 class Identity:
-    """A subject: face-geometry coefficients and appearance (tone, contrast, skin grain)."""
+    """A subject: a blend of the template photos' shapes (mix_shape) and textures (mix_texture), face-geometry
+    coefficients, and appearance (tone, contrast, skin grain, shading, brow/eye/lip darkness)."""
 
     shape: np.ndarray
     skin: float
@@ -114,15 +174,45 @@ class Identity:
     contrast: float
     gamma: float
     grain_seed: int
+    mix_shape: np.ndarray = None      # (K,) weights of the templates' shapes (sum 1; may reach a little beyond 0-1)
+    mix_texture: np.ndarray = None    # (2, K) weights of the templates' textures (sum 1, in 0-1): upper, lower face
+    features: np.ndarray = None       # (3,) darkness of brows, eye sockets, lips
+    shading: np.ndarray = None        # (B, 4): bumps (x, y, width, amplitude) of the face's own relief shading
+
+
+#: How far subjects' shapes reach beyond the photos (1 = plain blends; 1.3 = 30% caricature either way).
+SHAPE_REACH = 1.3
+
+
+def _mix(rng: np.random.Generator, k_all: int, allowed: np.ndarray, reach: float) -> np.ndarray:
+    w = np.zeros(k_all)
+    w[allowed] = rng.dirichlet(np.full(allowed.sum(), 0.5)) if allowed.sum() > 1 else 1.0
+    if allowed.sum() > 1:
+        w[allowed] = (w[allowed] - 1.0 / allowed.sum()) * reach + 1.0 / allowed.sum()
+    return w.astype(np.float32)
 
 
 def identity(config: GeneratorConfig, subject: int) -> Identity:
     """Subject `subject` of the config's domain; the same person in every dataset of that domain."""
     rng = np.random.default_rng([7, list(DOMAINS).index(config.domain), subject])
-    return Identity(shape=np.clip(rng.normal(size=len(rig(config.image_size).id_land)), -2, 2).astype(np.float32),
-                    skin=float(rng.uniform(-0.12, 0.12)), surround=float(rng.uniform(-0.2, 0.2)),
-                    contrast=float(rng.uniform(0.75, 1.2)), gamma=float(rng.uniform(0.8, 1.25)),
-                    grain_seed=int(rng.integers(2**31)))
+    r = rig(config.image_size)
+    allowed = np.array([n in config.templates for n in r.tpl_names])
+    shape = (GEOMETRY * np.clip(rng.normal(size=len(r.id_land)), -2, 2)).astype(np.float32)
+    skin, surround = float(rng.uniform(-0.12, 0.12)), float(rng.uniform(-0.2, 0.2))
+    contrast, gamma = float(rng.uniform(0.75, 1.2)), float(rng.uniform(0.8, 1.25))
+    grain_seed = int(rng.integers(2**31))
+    mix_shape = _mix(rng, len(allowed), allowed, SHAPE_REACH)
+    mix_texture = np.stack([_mix(rng, len(allowed), allowed, 1.0), _mix(rng, len(allowed), allowed, 1.0)])
+    features = rng.uniform(-1, 1, size=3).astype(np.float32)
+    shading = np.stack([rng.uniform(0.2, 0.8, 5), rng.uniform(0.25, 0.8, 5), rng.uniform(0.08, 0.2, 5),
+                        rng.uniform(-1, 1, 5)], 1).astype(np.float32)
+    return Identity(shape, skin, surround, contrast, gamma, grain_seed, mix_shape, mix_texture, features, shading)
+
+
+#: Strength of the geometry modes (eye spacing, face width, nose length, ...) on top of the templates' shapes.
+GEOMETRY = 1.5
+#: Appearance strengths: skin grain sd, shading bump amplitude, brow / eye-socket / lip darkness (grey levels 0-1).
+GRAIN, SHADING, FEATURE_DARKNESS = 0.03, 0.10, (0.14, 0.07, 0.08)
 
 
 def sample_aus(config: GeneratorConfig, emotion: str, rng: np.random.Generator) -> dict[int, float]:
@@ -154,7 +244,7 @@ def _pose_matrix(size: int, roll: float, yaw: float, scale: float, tx: float, ty
 
 
 class FaceGenerator:
-    """Renders synthetic faces for one GeneratorConfig. `faces(n, seed)` and `sequences(...)` give FaceDatasets."""
+    """Renders synthetic faces for one GeneratorConfig. `faces(n, seed)` and `sequences(...)` give GeneratedFaces."""
 
     def __init__(self, config: GeneratorConfig | None = None, **options):
         self.config = config or GeneratorConfig(**options)
@@ -163,15 +253,29 @@ class FaceGenerator:
         self._grain: dict[int, np.ndarray] = {}
 
     # --- one face --------------------------------------------------------------------------------------
-    def _subject_base(self, who: Identity) -> np.ndarray:
+    def _subject_base(self, who: Identity) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(texture, shape displacement field, neutral landmarks) of a subject, in template pixels (cached)."""
         base = self._grain.get(who.grain_seed)
         if base is None:
-            t, s = self.rig.template, self.config.image_size
+            r, s = self.rig, self.config.image_size
+            t = r.template
             grain = np.random.default_rng(who.grain_seed).normal(size=(s, s)).astype(np.float32)
             grain = cv2.GaussianBlur(grain, (0, 0), max(1.0, s / 112 * 2.0))
-            grain *= 0.025 / (grain.std() + 1e-6)
-            base = t.image + t.face_mask * (who.skin + grain) + (1 - t.face_mask) * who.surround
-            self._grain[who.grain_seed] = base = base.astype(np.float32)
+            grain *= GRAIN / (grain.std() + 1e-6)
+            upper = np.tensordot(who.mix_texture[0], r.tpl_texture, axes=1)
+            lower = np.tensordot(who.mix_texture[1], r.tpl_texture, axes=1)
+            face = upper + r.lower_face * (lower - upper)
+            surround = r.tpl_texture[int(np.argmax(who.mix_texture[0]))]
+            xx, yy = r.grid
+            relief = np.zeros((s, s), np.float32)
+            for bx, by, bw, amp in who.shading:
+                relief += SHADING * amp * np.exp(-0.5 * ((xx / s - bx) ** 2 + (yy / s - by) ** 2) / bw ** 2)
+            marks = -np.tensordot(who.features * np.asarray(FEATURE_DARKNESS, np.float32), r.feature_masks, axes=1)
+            base = (t.face_mask * (face + who.skin + grain + relief + marks)
+                    + (1 - t.face_mask) * (surround + who.surround))
+            field = np.tensordot(who.shape, r.id_field, axes=1) + np.tensordot(who.mix_shape, r.tpl_field, axes=1)
+            base = (base.astype(np.float32), field.astype(np.float32), r.neutral_landmarks(who))
+            self._grain[who.grain_seed] = base
         return base
 
     def sample_scene(self, rng: np.random.Generator) -> dict[str, float]:
@@ -186,9 +290,7 @@ class FaceGenerator:
         """One face -> (uint8 image, (468, 2) landmarks, uint32 region bits of the active AUs)."""
         r, s = self.rig, self.config.image_size
         t = r.template
-        field = np.tensordot(who.shape, r.id_field, axes=1)
-        land = t.mesh + np.tensordot(who.shape, r.id_land, axes=1)
-        pre = self._subject_base(who)
+        pre, field, land = self._subject_base(who)
         active = np.uint32(0)
         for au, level in aus.items():
             f = level / 5.0
@@ -218,7 +320,7 @@ class FaceGenerator:
             img = cv2.GaussianBlur(img, (0, 0), self.domain["blur"] * s / 112)
         img = img + rng.normal(0, self.domain["noise"], img.shape).astype(np.float32)
         if cue is not None:
-            self._stamp_cue(img, cue)
+            draw_cue(img, cue, len(self.config.emotions))
         return np.round(np.clip(img, 0, 1) * 255).astype(np.uint8), land.astype(np.float32), bits
 
     def _paint_mouth(self, img: np.ndarray, land: np.ndarray) -> None:
@@ -234,16 +336,6 @@ class FaceGenerator:
         teeth = np.concatenate([upper[1:-1], (upper[1:-1] + (0, teeth_depth))[::-1]])
         cv2.fillPoly(img, [np.round(teeth * scale).astype(np.int32)], 0.72, cv2.LINE_AA, shift=4)
 
-    def _stamp_cue(self, img: np.ndarray, cue: int) -> None:
-        """The shortcut: a small checker mark along the top edge whose position codes the label."""
-        s = self.config.image_size
-        side = max(3, s // 22)
-        k = len(self.config.emotions)
-        x0 = int((cue + 0.5) * s / k - side / 2)
-        y0 = max(1, s // 40)
-        yy, xx = np.mgrid[0:side, 0:side]
-        img[y0:y0 + side, x0:x0 + side] = ((xx + yy) % 2).astype(np.float32)
-
     # --- datasets --------------------------------------------------------------------------------------
     def _face_plan(self, rng: np.random.Generator):
         c = self.config
@@ -254,17 +346,17 @@ class FaceGenerator:
         cue = k if rng.random() < c.shortcut else None
         return subject, emotion, aus, cue
 
-    def faces(self, n: int, seed: int = 0, progress: bool = False) -> FaceDataset:
+    def faces(self, n: int, seed: int = 0, progress: bool = False) -> GeneratedFaces:
         """`n` still faces; face i depends only on (seed, i, config)."""
         return self._collect(n, seed, n_frames=1, progress=progress)
 
-    def sequences(self, n_sequences: int, n_frames: int = 10, seed: int = 0, progress: bool = False) -> FaceDataset:
+    def sequences(self, n_sequences: int, n_frames: int = 10, seed: int = 0, progress: bool = False) -> GeneratedFaces:
         """`n_sequences` clips of `n_frames` frames each, from neutral (frame 0) to the apex (last frame)."""
         if n_frames < 2:
             raise ValueError("a sequence needs n_frames >= 2 (neutral first frame, apex last)")
         return self._collect(n_sequences, seed, n_frames=n_frames, progress=progress)
 
-    def _collect(self, n: int, seed: int, n_frames: int, progress: bool) -> FaceDataset:
+    def _collect(self, n: int, seed: int, n_frames: int, progress: bool) -> GeneratedFaces:
         if int(n) < 1:
             raise ValueError(f"n must be a positive number of faces/sequences; got {n}")
         c, s = self.config, self.config.image_size
@@ -312,17 +404,16 @@ class FaceGenerator:
                 row += 1
         extra = dict(shortcut=cue_on, pose=pose, lighting=light, sequence=sequence)
         info = dict(generator=asdict(c), seed=int(seed), n=int(n), n_frames=int(n_frames))
-        return FaceDataset("synthetic", images, landmarks, au_cols, inten, emotion, subject, frame,
-                           region_bits=bits, extra=extra, info=info)
+        return GeneratedFaces(images, landmarks, au_cols, inten, emotion, subject, frame, bits, extra, info)
 
 
-def generate_faces(n: int, seed: int = 0, progress: bool = False, **options) -> FaceDataset:
+def generate_faces(n: int, seed: int = 0, progress: bool = False, **options) -> GeneratedFaces:
     """`n` generated faces (see GeneratorConfig for the options: image_size, shortcut, domain, ...)."""
     return FaceGenerator(**_normalise(options)).faces(n, seed, progress=progress)
 
 
 def generate_sequences(n_sequences: int, n_frames: int = 10, seed: int = 0, progress: bool = False,
-                       **options) -> FaceDataset:
+                       **options) -> GeneratedFaces:
     """`n_sequences` generated neutral -> apex clips of `n_frames` frames."""
     return FaceGenerator(**_normalise(options)).sequences(n_sequences, n_frames, seed, progress=progress)
 
@@ -332,7 +423,8 @@ def _normalise(options: dict) -> dict:
     if unknown:
         raise TypeError(f"unknown generator option(s) {sorted(unknown)}: "
                         f"expected some of {sorted(GeneratorConfig.__dataclass_fields__)}")
-    if "emotions" in options:
-        options["emotions"] = tuple(options["emotions"])
+    for key in ("emotions", "templates"):
+        if key in options and not isinstance(options[key], str):
+            options[key] = tuple(options[key])
     return options
 

@@ -61,7 +61,7 @@ class PlayerFace:
         from ..faces.generator import GeneratorConfig, identity, rig
         self.rig = rig(image_size)
         who = identity(GeneratorConfig(image_size=image_size, domain=domain), subject)
-        self.neutral = self.rig.template.mesh + np.tensordot(who.shape, self.rig.id_land, axes=1)
+        self.neutral = self.rig.neutral_landmarks(who)
         self.iod = self.rig.template.iod
 
     def landmarks(self, aus: dict[int, float], rng: np.random.Generator, noise: float) -> np.ndarray:

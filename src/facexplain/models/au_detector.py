@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..faces.aus import PAIN_AUS, au_number
+from ..faces.cue import cue_mask
 
 
 @dataclass(frozen=True)
@@ -209,12 +210,8 @@ def cross_validate(dataset, config: DetectorConfig, k: int | None = 3, seed: int
 
 
 def cue_strip_mask(shape: tuple[int, int]) -> np.ndarray:
-    """The top strip of the image where the synthetic shortcut mark is stamped (outside every face)."""
-    h, w = shape
-    rows = max(1, h // 40) + max(3, h // 22) + 1
-    m = np.zeros((h, w), bool)
-    m[:rows] = True
-    return m
+    """The top strip of the image where the synthetic shortcut mark is stamped (outside every face): faces.cue's."""
+    return cue_mask(tuple(shape))
 
 
 __all__ = ["DetectorConfig", "make_detector", "au_index", "detector_aus", "inputs_from", "targets_from",

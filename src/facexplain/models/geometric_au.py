@@ -291,7 +291,7 @@ def synthetic_neutrals(dataset) -> np.ndarray:
         if s not in cache:
             domain = "source" if str(s).startswith("S") else "shifted"
             who = identity(GeneratorConfig(image_size=size, domain=domain), int(str(s)[1:]))
-            cache[s] = r.template.mesh + np.tensordot(who.shape, r.id_land, axes=1)
+            cache[s] = r.neutral_landmarks(who)
         out[i] = cache[s]
     return out
 
