@@ -409,6 +409,13 @@ def install_widget_js(root: Path | None = None, force: bool = False) -> Path:
     return dest / "embed.js"
 
 
+def install_game_js(root: Path | None = None) -> Path:
+    """The in-browser Face Game's static files (book/face_game_live.md): Face Mesh from npm and the AU reader,
+    phrases and targets exported to JSON, into book/_static/game/ (facexplain.game.web)."""
+    from .game import web
+    return web.install(Path(root or repo_root()))
+
+
 def buildable_toc(root: Path) -> Path:
     """Write .build/_toc.yml: _toc.yml without chapters that have neither a source nor an executed copy.
 
@@ -477,6 +484,7 @@ def build(root: Path | None = None, strict: bool = False, force: bool = False) -
     `force=True` builds anyway."""
     root = Path(root or repo_root())
     install_widget_js(root)
+    install_game_js(root)
     toc = buildable_toc(root)
     index = root / "book" / "_build" / "html" / "index.html"
     stamp = root / "book" / "_build" / ".facexplain-build-key"
@@ -514,7 +522,9 @@ def stage(dest: Path, executed_dir: Path, root: Path | None = None) -> Path:
         (dest / "book" / "_static").mkdir(parents=True, exist_ok=True)
         shutil.copy2(f, dest / "book" / "_static" / f.name)
     install_widget_js(root)
-    for folder in (WIDGETS_DIR, MATHJAX_DIR):
+    from .game.web import GAME_DIR
+    install_game_js(root)
+    for folder in (WIDGETS_DIR, MATHJAX_DIR, GAME_DIR):
         shutil.copytree(root / folder, dest / folder, dirs_exist_ok=True)
     for nb in Path(executed_dir).glob("*.ipynb"):
         if not nb.name.startswith(".") and not nb.name.endswith(".failed.ipynb"):
