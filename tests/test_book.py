@@ -256,6 +256,7 @@ def test_build_is_skipped_when_nothing_it_reads_changed(tiny, monkeypatch, capsy
         return subprocess.CompletedProcess(cmd, 0)
 
     monkeypatch.setattr(book, "install_widget_js", lambda root: None)
+    monkeypatch.setattr(book, "install_game_js", lambda root: None)
     monkeypatch.setattr(book, "_jupyter_book", fake_jupyter_book)
     (tiny / "_config.yml").write_text("title: tiny\n")
     (tiny / "notebooks" / "a_first.ipynb").unlink()
