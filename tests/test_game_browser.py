@@ -37,9 +37,11 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-dev-shm-usage", "--di
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-default-apps",
                   "--enable-unsafe-swiftshader",     # WebGL (Face Mesh's image pipeline) on the CPU, no GPU here
                   "--window-size=1280,2000"]
-#: Console errors every page of the book logs, from the theme, not from the game (reported to the book's owners):
-#: the browser's favicon probe, and the Jupyter Book 1 template declaring Thebe's settings twice per page.
-NOT_THE_GAME = ("favicon.ico", "Identifier 'THEBE_JS_URL' has already been declared", "Got invalid theme mode")
+#: Console errors that every page of the book logs, from the theme and config, not from the game (reported to
+#: the book's owners): the browser's favicon probe, the Jupyter Book 1 template declaring Thebe's settings twice,
+#: pydata-sphinx-theme's empty stored theme mode, and the sphinx-thebe stylesheet left linked after thebe is unloaded.
+NOT_THE_GAME = ("favicon.ico", "Identifier 'THEBE_JS_URL' has already been declared", "Got invalid theme mode",
+                "_static/sphinx-thebe.css - Failed to load resource")
 #: An AU whose Python probability is within this of its threshold may flip between the browser's and Python's
 #: Face Mesh (measured: their landmarks differ by ~1% of the eye distance, which moved P(AU24) by 0.09 on the
 #: astronaut under the landmark reader); only such AUs may differ between the page and Python.
