@@ -246,3 +246,217 @@ def test_detect_landmarks_accepts_a_path_and_16_bit_files(tmp_path):
         detect_landmarks(str(tmp_path / "broken.png"))
     with pytest.raises(ValueError, match="NaN"):
         detect_landmarks(np.full((300, 300), np.nan))
+
+
+# --- 6. numbers: NaN / inf never pass silently ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def net():
+    from facexplain.models.resnet import small_resnet18
+
+    torch.manual_seed(0)
+    return small_resnet18(3, widths=(4, 4, 8, 8), in_channels=1).eval()
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+@pytest.mark.parametrize("method", ["gradient", "lrp.epsilon_plus_flat", "gradcam"])
+def test_non_finite_input_to_explain_raises(net, bad, method):
+    from facexplain.explain import explain
+
+    x = torch.randn(3, 1, 32, 32)
+    x[1, 0, 5, 5] = bad
+    with pytest.raises(ValueError, match=r"x contains NaN or inf \(image\(s\) \[1\]\)"):
+        explain(net, x, 0, method=method)
+
+
+def test_explain_converts_a_numpy_batch_and_refuses_class_names(net):
+    from facexplain.explain import explain
+
+    x = torch.randn(2, 1, 32, 32)
+    np.testing.assert_allclose(explain(net, x.numpy().astype(np.float64), [0, 2], method="gradient").numpy(),
+                               explain(net, x, torch.tensor([0, 2]), method="gradient").numpy(), rtol=1e-5, atol=1e-7)
+    assert explain(net, x.numpy(), np.int64(1), method="gradient").shape == (2, 32, 32)
+    with pytest.raises(ValueError, match="target must be a class index .* got 'happiness'.*classes.index"):
+        explain(net, x, "happiness", method="gradient")
+    with pytest.raises(ValueError, match="target must be class indices"):
+        explain(net, x, ["happiness", "anger"], method="gradient")
+    with pytest.raises(ValueError, match="whole class indices"):
+        explain(net, x, [0.5, 1.0], method="gradient")
+    with pytest.raises(ValueError, match="x has dtype torch.uint8: explain the model's normalised float input"):
+        explain(net, torch.zeros(1, 1, 32, 32, dtype=torch.uint8), 0, method="gradient")
+    with pytest.raises(ValueError, match="x must be a float tensor"):
+        explain(net, "faces.png", 0, method="gradient")
+
+
+def test_batched_relevance_masses_refuse_nan_instead_of_reading_zero():
+    from facexplain.metrics.relevance import relevance_mass, relevance_masses
+
+    rng = np.random.default_rng(0)
+    maps, masks = rng.random((3, 8, 8)), rng.random((3, 8, 8)) > 0.5
+    good = relevance_masses(maps, masks)
+    np.testing.assert_allclose(good, [relevance_mass(m, k) for m, k in zip(maps, masks)])
+    np.testing.assert_allclose(relevance_masses(maps * 1e306, masks), good)     # no overflow in the sums
+    for bad in (np.nan, np.inf, -np.inf):
+        broken = maps.copy()
+        broken[2, 3, 3] = bad
+        with pytest.raises(ValueError, match=r"maps \[2\] contain NaN or inf"):
+            relevance_masses(broken, masks)
+    with pytest.raises(ValueError, match="relevance contains NaN or inf"):       # one map: already caught
+        relevance_mass(np.full((4, 4), np.nan), np.ones((4, 4), bool))
+    with pytest.raises(ValueError, match="masks must be boolean"):
+        relevance_masses(maps, np.full((3, 8, 8), np.nan))
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-200, 1e300])
+def test_map_cosine_is_scale_free_at_extreme_scales(scale):
+    from facexplain.metrics.maps import map_cosine
+
+    a = np.random.default_rng(1).random((16, 16))
+    assert map_cosine(a * scale, a) == pytest.approx(1.0, abs=1e-12)
+    assert map_cosine(a, a * scale) == pytest.approx(1.0, abs=1e-12)
+    b = np.random.default_rng(2).random((16, 16))
+    assert map_cosine(a * scale, b) == pytest.approx(map_cosine(a, b), abs=1e-12)
+    with pytest.raises(ValueError, match="saliency contains NaN or infinite"):
+        map_cosine(np.where(a > 0.5, np.nan, a), a)
+
+
+def test_landmark_metrics_refuse_nan():
+    from facexplain.metrics.landmarks import expression_displacement, topk_precision
+
+    raw = np.random.default_rng(0).random((3, 2, 68, 2)) * 100
+    raw[1, 0, 4] = np.nan
+    with pytest.raises(ValueError, match=r"clips \[1\] contain NaN"):
+        expression_displacement(raw)
+    with pytest.raises(ValueError, match="ranking must hold whole landmark indices"):
+        topk_precision([3.0, np.nan, 1.0], [3], 1)
+    assert topk_precision(np.array([3, 2, 1]), [3, 1], np.int64(2)) == 0.5
+    with pytest.raises(ValueError, match="k must be a whole number"):
+        topk_precision([3, 2, 1], [3], 1.5)
+
+
+def test_nan_affectnet_landmarks_and_boxes_name_file_and_line(affectnet_dir):
+    lists = affectnet_dir / "Manually_Annotated_file_lists/training.csv"
+    pts = face_points(left=12, top=22, width=36, height=36)
+    pts[5] = np.nan
+    write_text(lists, [affectnet_row("689/b.png", (10, 20, 40, 40), face_points(left=12, top=22, width=36, height=36),
+                                     1), affectnet_row("689/a.jpg", (10, 20, 40, 40), pts, 2)])
+    with pytest.raises(DatasetError, match=r"training.csv, line 2: facial_landmarks holds NaN"):
+        load_dataset("affectnet", data_dir=affectnet_dir)
+    write_text(lists, [affectnet_row("689/b.png", ("nan", 20, 40, 40), face_points(), 1)])
+    with pytest.raises(DatasetError, match=r"training.csv, line 1: face box holds NaN"):
+        load_dataset("affectnet", data_dir=affectnet_dir)
+    write_text(lists, [affectnet_row("689/b.png", (10, 20, 40, 40), face_points(), 1, valence=float("inf"))])
+    with pytest.raises(DatasetError, match=r"training.csv, line 1: valence/arousal holds NaN or inf"):
+        load_dataset("affectnet", data_dir=affectnet_dir)
+
+
+def test_nan_in_ckplus_and_unbc_landmark_files_names_the_file(ckplus_dir, unbc_dir):
+    pts = face_points()
+    pts[30] = np.nan
+    write_points(ckplus_dir / "Landmarks/S010/002/S010_002_00000002_landmarks.txt", pts)
+    with pytest.raises(DatasetError, match=r"S010_002_00000002_landmarks.txt, line 31: expected finite numbers"):
+        load_dataset("ckplus", data_dir=ckplus_dir)
+    aam = unbc_dir / "AAM_landmarks/095-tv095/tv095t2aeunaff/tv095t2aeunaff001_aam.txt"
+    write_points(aam, np.where(np.arange(66)[:, None] == 0, np.inf, np.delete(pts, [60, 64], axis=0)))
+    with pytest.raises(DatasetError, match=r"tv095t2aeunaff001_aam.txt, line 1: expected finite numbers"):
+        load_dataset("unbc", data_dir=unbc_dir)
+    facs = ckplus_dir / "FACS/S005/001/S005_001_00000003_facs.txt"        # a NaN AU code: named, not int(NaN)
+    write_text(facs, [num(float("nan")) + num(2)])
+    write_points(ckplus_dir / "Landmarks/S010/002/S010_002_00000002_landmarks.txt", face_points())
+    with pytest.raises(DatasetError, match=r"S005_001_00000003_facs.txt, line 1: expected finite numbers"):
+        load_dataset("ckplus", data_dir=ckplus_dir)
+
+
+@pytest.mark.parametrize("loader, fixture, option, value, message", [
+    ("ckplus", "ckplus_dir", "crop_scale", 0, "crop_scale must be a finite number > 0"),
+    ("ckplus", "ckplus_dir", "crop_scale", -1.25, "crop_scale must be a finite number > 0"),
+    ("ckplus", "ckplus_dir", "crop_scale", float("nan"), "crop_scale must be a finite number > 0"),
+    ("ckplus", "ckplus_dir", "unscored_intensity", 0.0, "unscored_intensity must be a finite number > 0 and <= 5"),
+    ("ckplus", "ckplus_dir", "require_emotion", "yes", "require_emotion must be True or False"),
+    ("ckplus", "ckplus_dir", "image_size", "big", "image_size must be a whole number >= 8"),
+    ("ckplus", "ckplus_dir", "image_size", 4, "image_size must be a whole number >= 8"),
+    ("ckplus", "ckplus_dir", "max_items", 2.5, "max_items must be a whole number >= 1"),
+    ("unbc", "unbc_dir", "crop_scale", 0.0, "crop_scale must be a finite number > 0"),
+    ("unbc", "unbc_dir", "frame_step", 0, "frame_step must be a whole number >= 1"),
+    ("unbc", "unbc_dir", "frame_step", 1.5, "frame_step must be a whole number >= 1"),
+    ("affectnet", "affectnet_dir", "crop_scale", -2, "crop_scale must be a finite number > 0"),
+    ("affectnet", "affectnet_dir", "crop_scale", float("inf"), "crop_scale must be a finite number > 0"),
+    ("affectnet", "affectnet_dir", "include_contempt", None, "include_contempt must be True or False"),
+    ("rafdb", "rafdb_dir", "image_size", 64.5, "image_size must be a whole number >= 8"),
+    ("rafdb", "rafdb_dir", "max_items", 0, "max_items must be a whole number >= 1"),
+])
+def test_loader_knobs_are_checked_by_name(loader, fixture, option, value, message, request):
+    root = request.getfixturevalue(fixture)
+    with pytest.raises(ValueError, match=message):
+        load_dataset(loader, data_dir=root, **{option: value})
+
+
+def test_loader_knobs_accept_numpy_numbers(ckplus_dir):
+    ds = load_dataset("ckplus", data_dir=ckplus_dir, image_size=np.int64(24), crop_scale=np.float32(1.5),
+                      max_items=np.int32(2), require_emotion=np.bool_(True))
+    assert ds.images.shape == (2, 24, 24)
+
+
+@pytest.mark.parametrize("option, value", [("n", 2.5), ("n", 0), ("seed", "x"), ("seed", -1), ("n_frames", 0),
+                                           ("image_size", "big")])
+def test_synthetic_options_are_named(option, value):
+    with pytest.raises(ValueError, match=f"{option} must be a whole number"):
+        load_dataset("synthetic", **{"n": 2, option: value}, cache=False)
+
+
+# --- 7. smaller points -----------------------------------------------------------------------------------------
+def test_macos_dot_files_are_skipped(ckplus_dir, unbc_dir):
+    before = load_dataset("ckplus", data_dir=ckplus_dir, frames="all")
+    fork = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        "              # an AppleDouble resource fork
+    (ckplus_dir / "cohn-kanade-images/S005/001/._S005_001_00000001.png").write_bytes(fork)
+    (ckplus_dir / "Emotion/S005/001/._S005_001_00000003_emotion.txt").write_bytes(fork)
+    (ckplus_dir / "FACS/S005/001/._S005_001_00000003_facs.txt").write_bytes(fork)
+    (ckplus_dir / "cohn-kanade-images/S005/.DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    after = load_dataset("ckplus", data_dir=ckplus_dir, frames="all")
+    assert len(after) == len(before) and list(after.extra["rel"]) == list(before.extra["rel"])
+    np.testing.assert_array_equal(after.images, before.images)
+    (unbc_dir / "Images/042-ll042/ll042t1aaaff/._ll042t1aaaff001.png").write_bytes(fork)
+    assert len(load_dataset("unbc", data_dir=unbc_dir)) == 4
+
+
+def test_utf8_bom_in_label_files(ckplus_dir, rafdb_dir, affectnet_dir):
+    bom = "\ufeff"
+    emotion = ckplus_dir / "Emotion/S010/002/S010_002_00000002_emotion.txt"
+    emotion.write_text(bom + num(5.0) + "\n", encoding="utf-8")
+    assert list(load_dataset("ckplus", data_dir=ckplus_dir).emotion)[1] == "happiness"
+    labels = rafdb_dir / "basic/EmoLabel/list_patition_label.txt"
+    labels.write_text(bom + labels.read_text(), encoding="utf-8")
+    assert list(load_dataset("rafdb", data_dir=rafdb_dir).emotion) == ["sadness", "surprise", "neutral"]
+    lists = affectnet_dir / "Manually_Annotated_file_lists/training.csv"
+    lists.write_text(bom + lists.read_text(), encoding="utf-8")                    # BOM before the header row
+    assert list(load_dataset("affectnet", data_dir=affectnet_dir).emotion) == ["happiness", "contempt"]
+
+
+def test_rafdb_duplicate_lines(rafdb_dir):
+    labels = rafdb_dir / "basic/EmoLabel/list_patition_label.txt"
+    labels.write_text(labels.read_text() + "train_00002.jpg 1\n")                 # the same line again: one face
+    assert list(load_dataset("rafdb", data_dir=rafdb_dir).subject) == ["train_00001", "train_00002", "train_00003"]
+    labels.write_text(labels.read_text() + "train_00001.jpg 3\n")                 # another code: which one?
+    with pytest.raises(DatasetError, match=r"train_00001.jpg is labelled twice with different codes, sadness on "
+                                           r"line 1 and disgust on line 6"):
+        load_dataset("rafdb", data_dir=rafdb_dir)
+
+
+def test_game_counts_accept_numpy_integers_and_refuse_the_rest():
+    from facexplain.game.instructions import instructions
+    from facexplain.game.players import simulate_study
+    from facexplain.game.scoring import au_set
+
+    target, player = {1, 2, 12, 25}, {4}
+    assert instructions(target, player, max_items=np.int64(2)) == instructions(target, player, max_items=2)
+    assert len(instructions(target, player, max_items=np.int64(2))) == 2
+    for bad in (0, 2.0, "2", True):
+        with pytest.raises(ValueError, match="max_items must be a whole number >= 1 or None"):
+            instructions(target, player, max_items=bad)
+    for kwargs, message in [(dict(n_players=4.0), "n_players must be a whole number"),
+                            (dict(n_players=3), "n_players must be an even number"),
+                            (dict(n_tries=np.float64(3)), "n_tries must be a whole number"),
+                            (dict(seed="x"), "seed must be a whole number")]:
+        with pytest.raises(ValueError, match=message):
+            simulate_study({"t": {12}}, None, **kwargs)
+    with pytest.raises(ValueError, match="not a single value"):
+        au_set(np.int64(12))

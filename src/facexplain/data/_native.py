@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 
 import numpy as np
@@ -40,9 +41,22 @@ def find_layout(root: Path, name: str, required: tuple[str, ...], nests: tuple[s
                        f"found {found or 'an empty folder'}")
 
 
+def hidden(path: Path) -> bool:
+    """Dot-files and dot-folders (macOS "._x.png" resource forks, ".DS_Store", ...): never data."""
+    return path.name.startswith(".")
+
+
 def image_files(folder: Path) -> list[Path]:
-    """Image files directly in `folder`, sorted by name (frame order for sequences)."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    """Image files directly in `folder`, sorted by name (frame order for sequences); dot-files are skipped."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and not hidden(p) and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def read_label_text(path: Path, what: str = "label file") -> str:
+    """A label file's text (UTF-8, a byte-order mark dropped), or a DatasetError naming the file."""
+    try:
+        return Path(path).read_text(encoding="utf-8-sig", errors="replace")
+    except OSError as err:
+        raise DatasetError(f"cannot read {what} {path}: {err}") from None
 
 
 def read_grey(path: Path) -> np.ndarray:
@@ -60,10 +74,7 @@ def read_grey(path: Path) -> np.ndarray:
 def read_rows(path: Path, width: int | None = None) -> list[tuple[int, list[float]]]:
     """Whitespace-separated numbers per non-blank line as (line number, values); checks the row width."""
     rows = []
-    try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError as err:
-        raise DatasetError(f"cannot read label file {path}: {err}") from None
+    text = read_label_text(path)
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -71,6 +82,9 @@ def read_rows(path: Path, width: int | None = None) -> list[tuple[int, list[floa
             values = [float(v) for v in line.split()]
         except ValueError:
             raise DatasetError(f"{path}, line {lineno}: expected numbers, got {line.strip()!r}") from None
+        if not all(np.isfinite(values)):
+            raise DatasetError(f"{path}, line {lineno}: expected finite numbers, got {line.strip()!r} "
+                               "(NaN or inf: re-export the file or leave the frame out)")
         if width is not None and len(values) < width:
             raise DatasetError(f"{path}, line {lineno}: expected {width} numbers, got {line.strip()!r}")
         rows.append((lineno, values))
@@ -162,16 +176,39 @@ def limit(items: list, max_items: int | None) -> list:
     """The first `max_items` items (all when None), checking the option."""
     if max_items is None:
         return items
-    if int(max_items) < 1:
-        raise ValueError(f"max_items must be a positive integer or None; got {max_items!r}")
-    return items[: int(max_items)]
+    return items[: check_int("max_items", max_items, 1, "or None (all)")]
+
+
+def check_int(name: str, value, minimum: int, extra: str = "") -> int:
+    """`value` as an int when it is a whole number >= minimum (numpy integers too, not bools, not 2.5 or "8")."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}{' ' + extra if extra else ''}; got {value!r}")
+    return int(value)
+
+
+def check_number(name: str, value, low: float | None = None, high: float | None = None,
+                 low_open: bool = False) -> float:
+    """`value` as a float when it is a finite real number within [low, high] ((low, high] with low_open)."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(float(value))
+    if ok:
+        v = float(value)
+        ok = (low is None or (v > low if low_open else v >= low)) and (high is None or v <= high)
+    if not ok:
+        lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
+        hi = "" if high is None else f"<= {high:g}"
+        rng = " and ".join(r for r in (lo, hi) if r)
+        raise ValueError(f"{name} must be a finite number{' ' + rng if rng else ''}; got {value!r}")
+    return float(value)
+
+
+def check_bool(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
 
 
 def check_size(image_size) -> int:
-    size = int(image_size)
-    if size < 8:
-        raise ValueError(f"image_size must be at least 8 pixels; got {image_size!r}")
-    return size
+    return check_int("image_size", image_size, 8, "(pixels)")
 
 
 def check_choice(name: str, value, allowed: tuple) -> None:

@@ -6,8 +6,8 @@ import csv
 
 import numpy as np
 
-from ._native import (assemble, check_choice, check_size, crop_resize, dataset_root, find_layout, label_code,
-                      limit, read_grey, square_box)
+from ._native import (assemble, check_bool, check_choice, check_number, check_size, crop_resize, dataset_root,
+                      find_layout, label_code, limit, read_grey, square_box)
 from .errors import DatasetError
 
 #: AffectNet expression codes -> the book's names; 8 none, 9 uncertain and 10 no-face are not emotions.
@@ -36,6 +36,8 @@ def load_affectnet(data_dir, image_size: int = 112, split: str = "train", crop_s
     """
     size = check_size(image_size)
     check_choice("split", split, tuple(SPLITS))
+    crop_scale = check_number("crop_scale", crop_scale, 0, low_open=True)
+    include_contempt = check_bool("include_contempt", include_contempt)
     root = find_layout(dataset_root(data_dir, "AffectNet", EXPECTED), "AffectNet", (IMAGES, LISTS),
                        ("AffectNet",), EXPECTED)
     list_file = root / LISTS / SPLITS[split]
@@ -57,6 +59,10 @@ def load_affectnet(data_dir, image_size: int = 112, split: str = "train", crop_s
         except ValueError as err:
             raise DatasetError(f"{list_file}, line {lineno}: expected numbers in the face box, landmarks, "
                                f"valence and arousal ({err})") from None
+        for what, values in (("face box", box), ("facial_landmarks", points), ("valence/arousal", (valence, arousal))):
+            if not np.all(np.isfinite(values)):
+                raise DatasetError(f"{list_file}, line {lineno}: {what} holds NaN or inf; expected finite numbers "
+                                   "(drop the row or fix its annotation)")
         if points.size != 136:
             raise DatasetError(f"{list_file}, line {lineno}: facial_landmarks has {points.size} numbers; "
                                f"expected 68 points as 'x;y;x;y;...' (136 numbers)")
@@ -82,7 +88,7 @@ def _rows(path):
     """(line number, row dict) of an AffectNet list; a header row is used when present (validation.csv
     is often distributed without one), else the standard column order."""
     header = list(COLUMNS)
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:      # -sig: a BOM is dropped
         for lineno, fields in enumerate(csv.reader(f), 1):
             if not any(v.strip() for v in fields):
                 continue

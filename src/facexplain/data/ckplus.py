@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._native import (assemble, check_choice, check_size, crop_resize, centre_box, dataset_root, find_layout,
-                      image_files, label_code, landmark_box, limit, read_facs, read_grey, read_points, read_rows)
+from ._native import (assemble, check_bool, check_choice, check_number, check_size, crop_resize, centre_box,
+                      dataset_root, find_layout, hidden, image_files, label_code, landmark_box, limit, read_facs,
+                      read_grey, read_points, read_rows)
 from .errors import DatasetError
 
 #: CK+ emotion codes -> the book's names.
@@ -36,6 +37,9 @@ def load_ckplus(data_dir, image_size: int = 112, frames: str = "peak", crop: str
     size = check_size(image_size)
     check_choice("frames", frames, FRAMES)
     check_choice("crop", crop, ("face", "centre"))
+    crop_scale = check_number("crop_scale", crop_scale, 0, low_open=True)
+    unscored_intensity = check_number("unscored_intensity", unscored_intensity, 0, 5, low_open=True)
+    require_emotion = check_bool("require_emotion", require_emotion)
     root = find_layout(dataset_root(data_dir, "CK+", EXPECTED), "CK+", ("cohn-kanade-images",),
                        ("CK+", "extended-cohn-kanade-images"), EXPECTED)
     emotion_dir, facs_dir, lm_dir = root / "Emotion", root / "FACS", root / "Landmarks"
@@ -97,7 +101,7 @@ def _sequences(images_dir: Path) -> list[Path]:
 
 def _label_file(folder: Path, suffix: str) -> tuple[Path | None, str | None]:
     """The sequence's one label file ending in `suffix` and the frame stem it names, or (None, None)."""
-    files = sorted(folder.glob(f"*{suffix}")) if folder.is_dir() else []
+    files = sorted(p for p in folder.glob(f"*{suffix}") if not hidden(p)) if folder.is_dir() else []
     if len(files) > 1:
         raise DatasetError(f"{folder} holds {len(files)} *{suffix} files: expected one per sequence "
                            f"(next to its peak frame)")

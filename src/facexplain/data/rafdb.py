@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._native import (assemble, check_choice, check_size, crop_resize, centre_box, dataset_root, find_layout,
-                      label_code, limit, read_grey)
+                      label_code, limit, read_grey, read_label_text)
 from .errors import DatasetError
 
 #: RAF-DB basic emotion codes -> the book's names.
@@ -22,14 +22,16 @@ def load_rafdb(data_dir, image_size: int = 112, split: str = "train", max_items:
     landmarks and no AU coding: subject is the image name (every face its own subject, so subject-wise
     splits are image-wise), landmarks are None and au_numbers is empty.
     extra["path"] is the image path relative to data_dir's basic/ folder.
+    Label list: a UTF-8 byte-order mark is ignored; an image listed twice with the same code is kept once, with
+    two different codes it is an error (naming both lines).
     """
     size = check_size(image_size)
     check_choice("split", split, ("train", "test", "all"))
     root = find_layout(dataset_root(data_dir, "RAF-DB", EXPECTED), "RAF-DB", ("Image/aligned", LABELS), ("basic",),
                        EXPECTED)
     label_file = root / LABELS
-    items = []
-    for lineno, line in enumerate(label_file.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+    items, seen = [], {}
+    for lineno, line in enumerate(read_label_text(label_file).splitlines(), 1):
         if not line.strip():
             continue
         parts = line.split()
@@ -42,6 +44,13 @@ def load_rafdb(data_dir, image_size: int = 112, split: str = "train", max_items:
             raise DatasetError(f"{label_file}, line {lineno}: image name {name!r} should start with "
                                f"'train_' or 'test_'")
         emotion = label_code(label_file, RAFDB_EMOTIONS, lineno, code)
+        if name in seen:
+            first, first_emotion = seen[name]
+            if first_emotion != emotion:
+                raise DatasetError(f"{label_file}: {name} is labelled twice with different codes, {first_emotion} "
+                                   f"on line {first} and {emotion} on line {lineno}; keep one line per image")
+            continue                                  # the same line twice: one face
+        seen[name] = (lineno, emotion)
         if split != "all" and part != split:
             continue
         stem = name.rsplit(".", 1)[0]

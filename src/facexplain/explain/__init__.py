@@ -12,6 +12,8 @@ from importlib import import_module
 
 import torch
 
+from .inputs import check_inputs
+
 #: method name -> "module:function" (modules are imported on first use, so a backend's library loads lazily)
 METHODS: dict[str, str] = {
     "lrp.epsilon_plus_flat": "lrp:explain_lrp",
@@ -39,6 +41,7 @@ def explain(model: torch.nn.Module, x: torch.Tensor, target, method: str = "lrp.
     """Explanation maps (N, H, W) of `model`'s output `target` (an int or one index per image) for inputs x."""
     if method not in METHODS:
         raise ValueError(f"unknown explanation method {method!r}: expected one of {sorted(METHODS)}")
+    x, target = check_inputs(model, x, target)       # finite float x (numpy converted), int targets: else ValueError
     if x.ndim != 4:
         raise ValueError(f"x must be a batch (N, C, H, W); got shape {tuple(x.shape)}")
     n = x.shape[0]

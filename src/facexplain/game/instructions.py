@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .scoring import au_set
+from .scoring import au_set, whole_number
 
 #: Face regions whose AUs merge into one phrase (the game app's grouping; 18, 22 and 45 added where they belong).
 REGIONS: dict[str, tuple[int, ...]] = {
@@ -150,7 +150,7 @@ def instructions(target, player, max_items: int | None = 3) -> list[str]:
     """Ordered phrases telling the player how to match the target (at most `max_items`; None = all).
 
     Empty when the sets already match. Unknown AUs raise ValueError."""
-    if max_items is not None and (not isinstance(max_items, int) or max_items < 1):
-        raise ValueError(f"max_items must be a positive integer or None (all); got {max_items!r}")
+    if max_items is not None:
+        max_items = whole_number("max_items", max_items, 1, " or None (all)")
     steps = plan(target, player)
     return [s.phrase for s in (steps if max_items is None else steps[:max_items])]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable, Mapping
 
 from ..faces.aus import au_number
@@ -13,13 +14,21 @@ def au_set(aus) -> frozenset[int]:
     Raises ValueError for an AU that FACS (as tabled in facexplain.faces) does not have."""
     if aus is None:
         raise ValueError("expected a collection of AUs (e.g. {6, 12} or ['AU6', 'AU12']); got None")
-    if isinstance(aus, (str, bytes, int)):
+    if isinstance(aus, (str, bytes, numbers.Number)):
         raise ValueError(f"expected a collection of AUs, not a single value {aus!r}: wrap it, e.g. [{aus!r}]")
     if isinstance(aus, Mapping):
         return frozenset(au_number(a) for a, v in aus.items() if v is not None and float(v) > 0)
     if not isinstance(aus, Iterable):
         raise ValueError(f"expected a collection of AUs; got {type(aus).__name__}")
     return frozenset(au_number(a) for a in aus)
+
+
+def whole_number(name: str, value, minimum: int, extra: str = "") -> int:
+    """`value` as an int when it is a whole number >= `minimum` (numpy integers too; not bools, 2.5 or "3"),
+    else a ValueError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}{extra}; got {value!r}")
+    return int(value)
 
 
 def jaccard(player, target) -> float:

@@ -7,6 +7,8 @@ neutral frame by a similarity transform fitted on the landmarks that move least)
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 
@@ -29,6 +31,10 @@ def expression_displacement(raw, rigid_fraction: float = 0.5, iterations: int = 
     raw = np.asarray(raw, dtype=np.float64)
     if raw.ndim != 4 or raw.shape[-1] != 2 or raw.shape[1] < 2:
         raise ValueError(f"raw landmarks must be clips (N, P >= 2, L, 2); got shape {raw.shape}")
+    finite = np.isfinite(raw).reshape(len(raw), -1).all(axis=1)
+    if not finite.all():
+        raise ValueError(f"raw landmarks of clips {np.flatnonzero(~finite)[:5].tolist()} contain NaN or inf: drop "
+                         "the clips where a frame's landmarks were not found")
     if not 0 < rigid_fraction <= 1:
         raise ValueError(f"rigid_fraction must be in (0, 1]; got {rigid_fraction}")
     out = np.empty(raw.shape[:1] + raw.shape[2:3])
@@ -60,10 +66,21 @@ def moved_landmarks(raw, emotion, emotions, threshold: float = 0.03) -> tuple[di
     return truth, np.stack(means)
 
 
+def _indices(values, name: str) -> np.ndarray:
+    """Landmark indices as int64, or a ValueError naming `name` (NaN, inf and fractions are not indices)."""
+    a = np.asarray(values).reshape(-1)
+    if a.dtype.kind == "f" and (not np.isfinite(a).all() or not np.all(a == np.round(a))):
+        raise ValueError(f"{name} must hold whole landmark indices; got non-integer or NaN values")
+    if a.size and a.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must hold landmark indices (ints); got dtype {a.dtype}")
+    return a.astype(np.int64)
+
+
 def topk_precision(ranking, truth_landmarks, k: int) -> float:
     """Fraction of the top-k ranked landmarks that are in the ground-truth set: |top-k ∩ truth| / k."""
-    ranking = np.asarray(ranking, dtype=np.int64).reshape(-1)
-    truth = set(np.asarray(truth_landmarks, dtype=np.int64).reshape(-1).tolist())
+    ranking, truth = _indices(ranking, "ranking"), set(_indices(truth_landmarks, "truth_landmarks").tolist())
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise ValueError(f"k must be a whole number of landmarks; got {k!r}")
     k = int(k)
     if not 1 <= k <= len(ranking):
         raise ValueError(f"k must be between 1 and the number of ranked landmarks ({len(ranking)}); got {k}")

@@ -27,6 +27,13 @@ def _as_array(a, name: str) -> np.ndarray:
     return a
 
 
+def _unit_peak(maps: np.ndarray) -> np.ndarray:
+    """Each (H, W) map divided by its largest absolute value (all-zero maps stay zero): the cosine does not change,
+    and squares and products can no longer overflow (or underflow) whatever the maps' scale."""
+    peak = np.abs(maps).max(axis=(1, 2), keepdims=True)
+    return maps / np.where(peak > 0, peak, 1.0)
+
+
 def upsample(maps: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Bilinear resize of (N, h, w) maps to (N, *shape) (align_corners=False, like torch and the paper's code)."""
     import torch
@@ -63,7 +70,8 @@ def map_cosine(saliency, au_map, zero_saliency: str = "raise"):
         s = upsample(s, (H, W))
     if (a < 0).any():
         raise ValueError("au_map has negative values: an AU map lies in [0, 1]")
-    s = np.maximum(s, 0.0)
+    s = _unit_peak(np.maximum(s, 0.0))      # normalised before any product: 1e200-scaled maps must not overflow
+    a = _unit_peak(a)
     a_norm = np.sqrt((a ** 2).sum(axis=(1, 2)))
     if (a_norm == 0).any():
         bad = np.flatnonzero(a_norm == 0)[:5].tolist()

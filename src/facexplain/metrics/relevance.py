@@ -45,6 +45,7 @@ def relevance_mass(relevance, mask) -> float:
     """mu: share of the map's positive relevance that lies inside `mask` (one (H, W) map; seed 001's eq. 2)."""
     r, m = _check(relevance, mask)
     pos = np.clip(r, 0, None)
+    pos = pos / pos.max() if pos.max() > 0 else pos        # scale-free: huge maps cannot overflow the sums
     total = pos.sum()
     if not total > 0:
         raise ValueError("the relevance map has no positive relevance (all zero or negative): mu is undefined")
@@ -70,12 +71,24 @@ def pointing_game(relevance, mask) -> bool:
 
 
 def relevance_masses(maps, masks) -> np.ndarray:
-    """mu for a batch: maps (N, H, W), masks (N, H, W) bool -> (N,) float, NaN where a map has no positive relevance."""
+    """mu for a batch: maps (N, H, W), masks (N, H, W) bool -> (N,) float, NaN where a map has no positive relevance.
+
+    Maps holding NaN or inf raise a ValueError naming them (they are not silently read as zero relevance)."""
     r = _as_numpy(maps, "maps").astype(np.float64)
-    m = _as_numpy(masks, "masks").astype(bool)
+    m = _as_numpy(masks, "masks")
     if r.ndim != 3 or m.shape != r.shape:
         raise ValueError(f"maps and masks must both be (N, H, W) of the same shape; got {r.shape} and {m.shape}")
-    pos = np.clip(np.nan_to_num(r, nan=0.0, posinf=0.0, neginf=0.0), 0, None)
+    finite = np.isfinite(r).reshape(len(r), -1).all(axis=1)
+    if not finite.all():
+        raise ValueError(f"maps {np.flatnonzero(~finite)[:5].tolist()} contain NaN or inf: check the explanation "
+                         "(e.g. an unstable LRP rule or a non-finite input) before measuring mu")
+    if m.dtype != bool:
+        if not np.isin(m, (0, 1)).all():
+            raise ValueError("masks must be boolean (or 0/1): True marks the region's pixels")
+        m = m.astype(bool)
+    pos = np.clip(r, 0, None)
+    peak = pos.max(axis=(1, 2), keepdims=True) if len(pos) else pos
+    pos = pos / np.where(peak > 0, peak, 1.0)              # scale-free: huge maps cannot overflow the sums
     total = pos.sum((1, 2))
     inside = (pos * m).sum((1, 2))
     with np.errstate(invalid="ignore", divide="ignore"):
