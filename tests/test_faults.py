@@ -69,6 +69,18 @@ def test_corrupt_npz_member_is_rebuilt(cache_home):
     assert again.keys() == built.keys() and all(np.array_equal(again[k], built[k]) for k in built)
 
 
+def test_truncated_json_entry_is_rebuilt(cache_home):
+    import json
+
+    text = json.dumps({"heads": list(range(50))})
+    assert cache.cached_json("j", {"a": 1}, lambda: text) == text
+    (entry,) = (cache_home / "j").glob("*.json")
+    _truncate(entry, 0.5)
+    with pytest.warns(cache.CacheWarning, match=f"{entry.name}.*JSONDecodeError"):
+        assert cache.cached_json("j", {"a": 1}, lambda: text) == text
+    assert entry.read_text() == text
+
+
 @pytest.mark.parametrize("damage", ["truncate", "garbage"])
 def test_damaged_state_dict_is_reported_and_retrained(cache_home, damage):
     from facexplain import train

@@ -307,3 +307,23 @@ def cached_state_dict(kind: str, config: dict, build: Callable[[], Any], code=()
     state = build()
     atomic_torch_save(state, path)
     return state
+
+
+def cached_json(kind: str, config: dict, build: Callable[[], str], code=(), device: str = "cpu") -> str:
+    """The JSON text cached for (kind, config), or build() (a JSON string), stored and returned; keyed and healed
+    like cached_arrays (a file that does not parse as JSON is reported, removed and rebuilt)."""
+    folder = cache_dir() / kind
+    _sweep_once(folder)
+    path = folder / f"{entry_key(config, (build, *code), device)}.json"
+
+    def read(p):
+        text = p.read_text(encoding="utf-8")
+        json.loads(text)                     # a truncated file fails here, not in the caller
+        return text
+
+    text = _read_or_heal(path, read)
+    if text is not None:
+        return text
+    text = build()
+    atomic_write_text(path, text)
+    return text

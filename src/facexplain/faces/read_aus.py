@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -173,9 +174,8 @@ def _fit_head(x: np.ndarray, y: np.ndarray, cols_of: dict[int, list[int]], preci
 
 def calibration_landmarks(n: int = 2400, seed: int = 0, image_size: int = 160) -> dict[str, np.ndarray]:
     """Face Mesh points found on `n` calibration faces and their subjects' neutral faces, with the true AU
-    intensities (faces where Face Mesh missed either image are dropped); cached by generator version."""
+    intensities (faces where Face Mesh missed either image are dropped); cached by the faces package's source."""
     from ..cache import cached_arrays
-    from .generator import GENERATOR_VERSION
     from .mesh import detect_many
 
     def build():
@@ -185,9 +185,8 @@ def calibration_landmarks(n: int = 2400, seed: int = 0, image_size: int = 160) -
         ok = found & nfound
         return dict(points=pts[ok], neutral_points=npts[ok], intensity=y[ok])
 
-    key = dict(kind="read-aus-calibration", generator=GENERATOR_VERSION, n=int(n), seed=int(seed),
-               image_size=int(image_size), aus=GENERATOR_AUS)
-    return cached_arrays("read_aus", key, build)
+    key = dict(kind="read-aus-calibration", n=int(n), seed=int(seed), image_size=int(image_size), aus=GENERATOR_AUS)
+    return cached_arrays("read_aus", key, build, code=(Path(__file__).parent,))     # the generator's code
 
 
 def fit_model(n: int = 2400, seed: int = 0, image_size: int = 160, precision_weight: float = 0.5) -> dict:
@@ -219,17 +218,10 @@ def fit_model(n: int = 2400, seed: int = 0, image_size: int = 160, precision_wei
 
 @lru_cache(maxsize=1)
 def _model_json() -> str:
-    from ..cache import cache_dir, atomic_write_text, config_hash
-    from .generator import GENERATOR_VERSION
+    from ..cache import cached_json
 
-    key = dict(kind="read-aus", model=MODEL_VERSION, generator=GENERATOR_VERSION, areas=repr(AREAS),
-               au_areas=repr(AU_AREAS), align=ALIGN_POINTS)
-    path = cache_dir() / "read_aus" / f"{config_hash(key)}.json"
-    if path.exists():
-        return path.read_text(encoding="utf-8")
-    text = json.dumps(fit_model())
-    atomic_write_text(path, text)
-    return text
+    key = dict(kind="read-aus", areas=repr(AREAS), au_areas=repr(AU_AREAS), align=ALIGN_POINTS)
+    return cached_json("read_aus", key, lambda: json.dumps(fit_model()), code=(Path(__file__).parent,))
 
 
 def read_aus_model() -> dict:
