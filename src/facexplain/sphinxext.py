@@ -161,11 +161,25 @@ def fix_header_buttons(app, pagename, templatename, context, doctree) -> None:
 # ---------------------------------------------------------------------------------------------- thebe
 
 def switch_off_thebe(app) -> None:
-    """Disconnect sphinx-thebe's event handlers (jupyter-book loads the extension whatever launch_buttons say)."""
+    """Disconnect sphinx-thebe's event handlers and drop its stylesheet (jupyter-book loads the extension whatever
+    launch_buttons say; without its handlers the stylesheet is not copied and the page would ask for a missing
+    file)."""
     for listeners in list(app.events.listeners.values()):
         for listener in list(listeners):
             if getattr(listener.handler, "__module__", "").startswith("sphinx_thebe"):
                 app.disconnect(listener.id)
+    app.registry.css_files[:] = [(f, a) for f, a in app.registry.css_files if f != "sphinx-thebe.css"]
+    builder = getattr(app, "builder", None)
+    if builder is not None and hasattr(builder, "css_files"):
+        builder.css_files[:] = [c for c in builder.css_files if getattr(c, "filename", c) != "_static/sphinx-thebe.css"
+                                and not str(getattr(c, "filename", c)).endswith("sphinx-thebe.css")]
+
+
+def light_mode_by_default(app, config) -> None:
+    """Give the theme a default colour mode: without one, pydata-sphinx-theme logs "Got invalid theme mode" as a
+    console error on every page opened from disk (config-inited)."""
+    config.html_context = dict(config.html_context or {})      # the theme's layout reads it from the context
+    config.html_context.setdefault("default_mode", "light")
 
 
 # ------------------------------------------------------------------------------------------ API page
@@ -217,6 +231,7 @@ def setup(app):
     app.add_directive("facexplain-api", FacexplainAPI)
     switch_off_thebe(app)                                   # loaded before us by jupyter-book's default list
     app.connect("builder-inited", switch_off_thebe)
+    app.connect("config-inited", light_mode_by_default)
     app.connect("doctree-resolved", add_source_box)
     app.connect("html-page-context", fix_header_buttons, priority=900)
     app.connect("build-finished", copy_sources)
