@@ -24,6 +24,24 @@ from test_loaders import (affectnet_dir, affectnet_row, ckplus_dir, face_points,
                           unbc_dir, write_image, write_points, write_text)
 
 
+# --- 1. the runner reads every parameter the notebooks assign (built by the runner helper) ------------------------
+@pytest.mark.parametrize("chapter, name, value", [("10_explainers_compared", "fer_lam", "4.0"),
+                                                  ("03_landmark_ig", "truth_threshold", "0.05")])
+def test_parameters_with_equals_signs_in_their_comments_are_listed_and_accepted(chapter, name, value, capsys,
+                                                                                   monkeypatch, tmp_path):
+    from facexplain import book
+
+    assert book.main(["--list", "--only", chapter]) == 0
+    assert any(line.strip().startswith(f"{name} =") for line in capsys.readouterr().out.splitlines())
+    seen = {}
+    monkeypatch.setattr(book, "execute", lambda c, out, params, **kw: seen.update({c.name: params}) or out)
+    assert book.main(["run", "--only", chapter, "-p", name, value, "--no-progress", "--force",
+                      "--out", str(tmp_path)]) == 0
+    assert seen == {chapter: {name: float(value)}}
+    assert book.main(["run", "--only", chapter, "-p", "no_such_parameter", "1", "--out", str(tmp_path)]) == 1
+    assert "unknown parameter(s) no_such_parameter" in capsys.readouterr().err
+
+
 # --- 2. caches heal ------------------------------------------------------------------------------------------
 @pytest.fixture
 def cache_home(tmp_path, monkeypatch):
@@ -258,6 +276,11 @@ def test_detect_landmarks_accepts_a_path_and_16_bit_files(tmp_path):
         detect_landmarks(str(tmp_path / "broken.png"))
     with pytest.raises(ValueError, match="NaN"):
         detect_landmarks(np.full((300, 300), np.nan))
+    from facexplain.faces.mesh import detect_many
+    stack = np.zeros((3, 64, 64), np.float32)
+    stack[2, 1, 1] = np.inf
+    with pytest.raises(ValueError, match="image 2 of 3: image contains NaN or infinite values"):
+        detect_many(stack)
 
 
 # --- 6. numbers: NaN / inf never pass silently ------------------------------------------------------------

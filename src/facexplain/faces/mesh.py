@@ -113,6 +113,8 @@ def detect_many(images, min_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
             found[i] = True
         except NoFaceFound:
             pass
+        except (ValueError, FileNotFoundError) as err:       # a bad image (NaN, wrong shape, missing file): which one
+            raise type(err)(f"image {i} of {len(images)}: {err}") from None
     return out, found
 
 
