@@ -155,6 +155,7 @@ def test_entry_key_holds_torch_version_and_device(monkeypatch):
     assert cache.torch_version() == torch.__version__
     assert key != cache.entry_key({"n": 1}, (cache,), "cuda")
     assert key != cache.entry_key({"n": 1}, (np,), "cpu")
+    assert key == cache.entry_key({"n": 1}, (cache,), torch.device("cpu")) == cache.entry_key({"n": 1}, (cache,), "auto")
     monkeypatch.setattr(cache, "torch_version", lambda: "0.0.1")
     assert key != cache.entry_key({"n": 1}, (cache,), "cpu")
 

@@ -495,3 +495,30 @@ def test_game_counts_accept_numpy_integers_and_refuse_the_rest():
             simulate_study({"t": {12}}, None, **kwargs)
     with pytest.raises(ValueError, match="not a single value"):
         au_set(np.int64(12))
+
+
+# --- what already answered with a clear error: kept that way -------------------------------------------------
+def test_cases_that_already_named_the_fix_still_do(tmp_path):
+    from facexplain.explain import explain
+    from facexplain.faces.aus import au_number
+    from facexplain.game.instructions import instructions
+    from facexplain.metrics.maps import map_cosine
+    from facexplain.metrics.relevance import relevance_mass
+
+    with pytest.raises(ValueError, match="unknown dataset 'fer2013'"):
+        load_dataset("fer2013", data_dir=tmp_path)
+    with pytest.raises(ValueError, match="AU99"):
+        au_number("AU99")
+    with pytest.raises(ValueError, match="unknown Action Unit 99: expected one of 1, 2, 4"):
+        instructions({12, 99}, {12})
+    r = np.random.default_rng(0).random((8, 8))
+    with pytest.raises(ValueError, match="mask shape .* does not match"):
+        relevance_mass(r, np.ones((4, 4), bool))
+    with pytest.raises(ValueError, match="mask selects no pixel"):
+        relevance_mass(r, np.zeros((8, 8), bool))
+    with pytest.raises(ValueError, match="mask must be boolean"):
+        relevance_mass(r, np.full((8, 8), 0.5))
+    with pytest.raises(ValueError, match="all zero .*neutral faces have no AU map"):
+        map_cosine(r, np.zeros((8, 8)))
+    with pytest.raises(ValueError, match="unknown explanation method 'lrp.magic'"):
+        explain(torch.nn.Identity(), torch.zeros(1, 1, 4, 4), 0, method="lrp.magic")

@@ -149,10 +149,20 @@ def torch_version() -> str:
     return str(torch.__version__)
 
 
+def device_name(device) -> str:
+    """The device an artefact was made on, as a key: "auto" resolved (cuda when a GPU is there, else cpu),
+    torch.device objects as their text."""
+    device = str(device)
+    if device == "auto":
+        import torch
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
 def entry_key(config: dict, code=(), device: str = "cpu") -> str:
     """The file stem of a cache entry: config + the code's source hash + the torch version + the device."""
     return config_hash(dict(config=config, code=code_hash(*code) if code else "", torch=torch_version(),
-                            device=str(device)))
+                            device=device_name(device)))
 
 
 # --- atomic writes ---------------------------------------------------------------------------------------
