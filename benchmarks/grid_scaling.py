@@ -1,0 +1,157 @@
+"""Benchmark: one real grid of the book (chapter 03's top-k retraining, Di Luzio et al.) serially and on Dask workers.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/grid_scaling.py [--workers 2] [--n-sequences 240] [--epochs 12]
+                                                               [--n-seeds 2] [--ks 468,64,16]
+
+1. Builds chapter 03's data, split and landmark rankings (global IG of the nets on all landmarks) at small settings.
+2. Runs the (net x emotion x k x seed) retraining grid through facexplain.grid serially in this process, then on a
+   LocalCluster of `--workers` processes (one thread each); each run starts from an empty model cache, so both train
+   every net.
+3. Prints "identical" when both tables are equal to the last bit (else the differences, and exits 1), then
+   "speed-up X.XX" (serial wall time / distributed wall time, the cluster's start-up included, and without it).
+4. Projects the distributed wall time to 8, 32 and 128 workers from the measured task durations: a greedy
+   longest-first schedule of those durations (the makespan), plus the measured per-run overhead.
+
+Also prints the machine's load average before and after, since the machine may be shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def makespan(durations, workers: int) -> float:
+    """Longest-processing-time-first schedule of independent tasks on `workers` identical workers: its length."""
+    loads = [0.0] * workers
+    heapq.heapify(loads)
+    for d in sorted(durations, reverse=True):
+        heapq.heappush(loads, heapq.heappop(loads) + d)
+    return max(loads)
+
+
+def setup(n_sequences: int, n_frames: int, epochs: int, seed: int = 0):
+    """Chapter 03's inputs at small settings: sequences, split, training settings, rankings of both nets."""
+    from facexplain import config
+    from facexplain import landmark_ig as lig
+    from facexplain.data.sequences import load_sequences, split_by_subject
+
+    config.seed_everything(seed)
+    seqs = load_sequences("synthetic", n_sequences=n_sequences, n_frames=n_frames, seed=seed, normalisation="neutral")
+    train_idx, test_idx = split_by_subject(seqs, test_fraction=0.25, seed=seed)
+    settings = lig.TrainSettings(epochs=epochs, lr=3e-3, batch_size=32, filters=4, lstm_units=16, fc1=16,
+                                 extra=lig.data_key(seqs, train_idx))
+    everything = np.arange(seqs.n_landmarks)
+    nets = {net: {e: lig.train_net(seqs, train_idx, e, net, everything, seed, settings) for e in seqs.emotions}
+            for net in lig.NETS}
+    rankings = {}
+    for net, models in nets.items():
+        table, _ = lig.global_rankings(models, seqs, train_idx, n_steps=16, max_samples=20, seed=seed)
+        rankings[net] = {e: lig.ranking_of(table, e) for e in seqs.emotions}
+    return seqs, train_idx, test_idx, settings, rankings
+
+
+def topk_task(job, seqs, train_idx, test_idx, rankings, settings):
+    """One cell of the grid: retrain (net, emotion, k, seed) on the top-k landmarks, test accuracy."""
+    from facexplain import landmark_ig as lig
+    from facexplain.data.sequences import select_landmarks
+
+    net, emotion, k, seed = job
+    lm = np.sort(np.asarray(rankings[net][emotion])[: int(k)])
+    model = lig.train_net(seqs, train_idx, emotion, net, lm, seed, settings)
+    acc, bacc = lig.accuracy(model, select_landmarks(seqs.x[test_idx], lm), seqs.binary(emotion)[test_idx])
+    return dict(net=net.upper(), emotion=emotion, k=int(k), seed=int(seed), acc=acc, bacc=bacc)
+
+
+def grid_run(scheduler: str, cache: Path, inputs, ks, seeds, timings):
+    from facexplain import grid
+
+    os.environ["FACEXPLAIN_CACHE"] = str(cache)       # an empty model cache: every net is trained
+    seqs, train_idx, test_idx, settings, rankings = inputs
+    jobs = [(net, e, k, s) for net in ("t-emo", "r-emo") for e in seqs.emotions for k in ks for s in seeds]
+    start = time.perf_counter()
+    rows = grid.run(topk_task, jobs, shared=dict(seqs=seqs, train_idx=train_idx, test_idx=test_idx,
+                                                 rankings=rankings, settings=settings),
+                    scheduler=scheduler, timings=timings)
+    return pd.DataFrame(rows), time.perf_counter() - start
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--n-sequences", type=int, default=240)
+    p.add_argument("--n-frames", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--n-seeds", type=int, default=2)
+    p.add_argument("--ks", default="468,64,16")
+    args = p.parse_args(argv)
+    ks = tuple(int(k) for k in args.ks.split(","))
+    seeds = list(range(args.n_seeds))
+
+    from distributed import LocalCluster, Client
+    import logging
+
+    from facexplain import grid
+
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        t0 = time.perf_counter()                       # set-up from the usual cache (data/cache): reused between runs
+        inputs = setup(args.n_sequences, args.n_frames, args.epochs)
+        n_tasks = 2 * len(inputs[0].emotions) * len(ks) * len(seeds)
+        print(f"set-up (data, 12 nets on all landmarks, global IG): {time.perf_counter() - t0:.1f} s; "
+              f"grid: 2 nets x {len(inputs[0].emotions)} emotions x {len(ks)} ks x {len(seeds)} seeds = {n_tasks} trainings")
+
+        serial_t = grid.Timings()
+        serial, t_serial = grid_run("serial", tmp / "serial", inputs, ks, seeds, serial_t)
+        print(f"serial (this process, 1 torch thread per task): {t_serial:.1f} s")
+
+        t0 = time.perf_counter()
+        os.environ["FACEXPLAIN_CACHE"] = str(tmp / "dask")
+        cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               memory_limit=0, silence_logs=logging.ERROR)
+        client = Client(cluster)
+        client.run(lambda: __import__("facexplain.landmark_ig"))      # import torch & co. on every worker
+        t_start = time.perf_counter() - t0
+        dask_t = grid.Timings()
+        try:
+            distributed, t_dist = grid_run(cluster.scheduler_address, tmp / "dask", inputs, ks, seeds, dask_t)
+        finally:
+            grid.close()
+            client.close()
+            cluster.close()
+        print(f"{args.workers} local workers: {t_dist:.1f} s (+ {t_start:.1f} s cluster start and imports)")
+
+    same = serial.equals(distributed)
+    if not same:
+        diff = serial.compare(distributed) if serial.shape == distributed.shape else "shapes differ"
+        print(f"NOT identical:\n{diff}")
+        return 1
+    print("identical")
+    print(f"speed-up {t_serial / (t_dist + t_start):.2f} ({args.workers} workers, cluster start included; "
+          f"{t_serial / t_dist:.2f} without it)")
+
+    per_task = float(np.mean(dask_t))
+    overhead = max(t_dist - makespan(dask_t, args.workers), 0.0)
+    rows = []
+    for w in (1, args.workers, 8, 32, 128):
+        span = makespan(dask_t, w)
+        rows.append(dict(workers=w, makespan_s=round(span, 1), projected_wall_s=round(span + overhead, 1),
+                         projected_speed_up=round(t_serial / (span + overhead + t_start), 2)))
+    print(f"task durations on the workers: mean {per_task:.2f} s, max {max(dask_t):.2f} s, sum {sum(dask_t):.1f} s; "
+          f"measured overhead beyond the makespan {overhead:.1f} s")
+    print(pd.DataFrame(rows).to_string(index=False))
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""A chapter's independent trainings as Dask tasks (dask.distributed), or the same calls in this process.
+
+    rows = grid.run(fn, tasks, shared=dict(seqs=seqs, settings=settings), scheduler=None, progress=True)
+
+returns `[fn(task, **shared) for task in tasks]`, in the order of `tasks`, computed
+
+- in this process ("serial"),
+- on a `distributed.LocalCluster` started on first use and kept for the kernel's lifetime ("local": one worker
+  process per core, one thread each), or
+- on an existing cluster, given by its scheduler address ("tcp://host:8786"); the workers need this package
+  installed and the same data cache (FACEXPLAIN_CACHE on a shared disk) to share trained models.
+
+`scheduler=None` reads the environment variable DASK_SCHEDULER_ADDRESS (the runner's `--scheduler` sets it) and
+falls back to DEFAULT_SCHEDULER.
+
+The result does not depend on where a task runs: every call runs with the same number of torch threads
+(`threads`, 1 by default, as on a one-thread worker), the caller's deterministic-algorithms setting, and with the
+process's global random states (random, numpy, torch) saved before and restored after, so a serial grid leaves
+the notebook's random streams as a distributed one does. Tasks must seed themselves (the book's training
+functions do). Tasks with the same key (`key(task)`, by default a hash of the task) run once and share their
+result; across processes a file lock per key under the cache folder keeps two workers from training the same
+model at the same time (the second then finds it in the cache).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import random
+import re
+import time
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from .cache import cache_dir, config_hash
+
+#: What `scheduler=None` means when DASK_SCHEDULER_ADDRESS is not set (see book/running.md for the measurement).
+DEFAULT_SCHEDULER = "serial"
+ENV = "DASK_SCHEDULER_ADDRESS"
+_ADDRESS = re.compile(r"^[a-z]+://\S+$|^[\w.-]+:\d+$")
+_CLIENTS: dict[str, Any] = {}
+
+
+def resolve(scheduler: str | None = None) -> str:
+    """"serial", "local" or a scheduler address, from the `scheduler` parameter, DASK_SCHEDULER_ADDRESS, or
+    DEFAULT_SCHEDULER (in that order)."""
+    value = scheduler if scheduler not in (None, "", "auto") else os.environ.get(ENV) or DEFAULT_SCHEDULER
+    if not isinstance(value, str):
+        raise ValueError(f"scheduler={value!r}: use None, 'serial', 'local' or an address such as 'tcp://host:8786'")
+    value = value.strip()
+    if value in ("serial", "local") or _ADDRESS.match(value):
+        return value
+    raise ValueError(f"scheduler={value!r} is not 'serial', 'local' or a scheduler address such as "
+                     f"'tcp://host:8786' (also read from ${ENV})")
+
+
+def n_cores() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def client(scheduler: str | None = None, n_workers: int | None = None):
+    """The dask.distributed Client for `scheduler` (None for "serial"). A local cluster is started once per process
+    (n_workers processes, default one per core, one thread each) and closed when the process exits."""
+    mode = resolve(scheduler)
+    if mode == "serial":
+        return None
+    name = f"local:{n_workers or n_cores()}" if mode == "local" else mode
+    found = _CLIENTS.get(name)
+    if found is not None and found.status == "running":
+        return found
+    from distributed import Client, LocalCluster
+
+    if mode == "local":
+        cluster = LocalCluster(n_workers=n_workers or n_cores(), threads_per_worker=1, processes=True,
+                               dashboard_address=None, memory_limit=0, silence_logs=logging.ERROR)
+        made = Client(cluster)
+    else:
+        try:
+            made = Client(mode, timeout=30)
+        except OSError as err:
+            raise ValueError(f"no Dask scheduler answers at {mode!r} ({err}): start one (`dask scheduler` and "
+                             f"`dask worker {mode}`), or use scheduler='local' or 'serial'") from None
+    _CLIENTS[name] = made
+    return made
+
+
+@atexit.register
+def close() -> None:
+    """Close the clients (and the local cluster) this process opened."""
+    while _CLIENTS:
+        _, c = _CLIENTS.popitem()
+        cluster = getattr(c, "cluster", None)
+        with contextlib.suppress(Exception):
+            c.close()
+        if cluster is not None:
+            with contextlib.suppress(Exception):
+                cluster.close()
+
+
+def _lock(key: str):
+    from filelock import FileLock
+    folder = cache_dir() / ".locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(folder / f"{key}.lock"))
+
+
+def call(fn: Callable, task, shared: dict, threads: int, deterministic: bool, lock_key: str | None = None):
+    """fn(task, **shared) with `threads` torch threads and the deterministic setting, under the key's file lock,
+    leaving the process's global random states and torch settings as they were. Returns (result, seconds)."""
+    import torch
+
+    states = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    settings = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled(),
+                torch.is_deterministic_algorithms_warn_only_enabled())
+    torch.set_num_threads(int(threads))
+    torch.use_deterministic_algorithms(bool(deterministic), warn_only=True)
+    start = time.perf_counter()
+    try:
+        with _lock(lock_key) if lock_key else contextlib.nullcontext():
+            result = fn(task, **shared)
+        return result, time.perf_counter() - start
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.set_rng_state(states[2])
+        torch.set_num_threads(settings[0])
+        torch.use_deterministic_algorithms(settings[1], warn_only=settings[2])
+
+
+def _default_key(task) -> str:
+    return config_hash(dict(task=task)) if not isinstance(task, str) else task
+
+
+class Timings(list):
+    """Seconds each unique task took where it ran (for benchmarks/grid_scaling.py's makespan projection)."""
+
+
+def run(fn: Callable, tasks: Sequence | Iterable, *, shared: dict | None = None, key: Callable[[Any], str] | None = None,
+        scheduler: str | None = None, progress: bool = False, desc: str = "grid", threads: int = 1,
+        n_workers: int | None = None, timings: Timings | None = None) -> list:
+    """[fn(task, **shared) for task in tasks] computed serially or as Dask tasks (see the module docstring).
+
+    `fn` must be importable by the workers (a module-level function of this package); `shared` holds the large
+    inputs every task needs (sent to the workers once); `key(task)` names a task for de-duplication and the file
+    lock (default: a hash of the task). `progress` shows a tqdm bar over finished tasks. `timings`, if given,
+    receives each unique task's duration."""
+    import torch
+
+    tasks = list(tasks)
+    shared = dict(shared or {})
+    keyf = key or _default_key
+    keys = [str(keyf(t)) for t in tasks]
+    unique = list(dict.fromkeys(keys))
+    first = {k: tasks[keys.index(k)] for k in unique}
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    prefix = re.sub(r"\W+", "-", f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', 'fn')}").strip("-")
+    lock_keys = {k: config_hash(dict(fn=prefix, key=k)) for k in unique}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(unique), desc=desc, leave=False)
+    results: dict[str, Any] = {}
+    c = client(scheduler, n_workers)
+    try:
+        if c is None:
+            for k in unique:
+                results[k] = call(fn, first[k], shared, threads, deterministic, lock_keys[k])
+                if bar is not None:
+                    bar.update(1)
+        else:
+            from dask.base import tokenize
+            from distributed import as_completed
+
+            sent = {name: c.scatter([value], hash=True)[0] for name, value in shared.items()}   # a list: one future each
+            token = tokenize(sorted((name, f.key) for name, f in sent.items()), threads, deterministic)
+            futures = {c.submit(call, fn, first[k], sent, threads, deterministic, lock_keys[k],
+                                key=f"{prefix}-{lock_keys[k]}-{token}", pure=False, retries=0): k for k in unique}
+            try:
+                for future in as_completed(futures):
+                    results[futures[future]] = future.result()
+                    if bar is not None:
+                        bar.update(1)
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+    finally:
+        if bar is not None:
+            bar.close()
+    if timings is not None:
+        timings.extend(results[k][1] for k in unique)
+    return [results[k][0] for k in keys]
+
+
+__all__ = ["DEFAULT_SCHEDULER", "Timings", "call", "client", "close", "n_cores", "resolve", "run"]

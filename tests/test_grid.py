@@ -1,0 +1,136 @@
+"""facexplain.grid: a chapter's independent trainings serially or as Dask tasks, with the same results either way,
+one training per key, the caller's random state untouched, and clear errors for a bad scheduler."""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from pathlib import Path
+
+import cloudpickle
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from facexplain import grid
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])    # the workers get this module's task functions
+
+
+def square(task, offset=0, log=None):
+    """A task that records each call (one line per call, from any process) in the file `log`."""
+    if log is not None:
+        with open(log, "a") as f:
+            f.write(f"{task['x']}\n")
+    return task["x"] ** 2 + offset
+
+
+def noisy(task):
+    """Consumes the global random streams (as an unseeded training step would)."""
+    return float(np.random.rand() + random.random() + torch.rand(1).item()) + task
+
+
+def fails(task):
+    if task == 2:
+        raise ValueError("task 2 broke")
+    return task
+
+
+def tiny_training(job, x, y):
+    """A real (small) training: a seeded linear softmax classifier by SGD; returns its weights' checksum and its
+    training accuracy."""
+    from facexplain.train import fit, predict
+
+    seed, hidden = job
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(x.shape[1], hidden), torch.nn.ReLU(), torch.nn.Dropout(0.2),
+                                torch.nn.Linear(hidden, 3))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    fit(model, x, y, lambda m, xb, yb: torch.nn.functional.cross_entropy(m(xb), yb), opt, epochs=25,
+        batch_size=16, seed=seed)
+    acc = float((predict(model, x).argmax(1) == y).float().mean())
+    return dict(seed=seed, hidden=hidden, acc=acc, weights=float(sum(p.detach().double().sum() for p in model.parameters())))
+
+
+def test_resolve_reads_the_parameter_then_the_environment(monkeypatch):
+    monkeypatch.delenv(grid.ENV, raising=False)
+    assert grid.resolve(None) == grid.DEFAULT_SCHEDULER
+    assert grid.resolve("local") == "local" and grid.resolve("tcp://10.0.0.1:8786") == "tcp://10.0.0.1:8786"
+    monkeypatch.setenv(grid.ENV, "tcp://scheduler:8786")
+    assert grid.resolve(None) == "tcp://scheduler:8786" and grid.resolve("serial") == "serial"
+    for bad in ("many", 4, "tcp://"):
+        with pytest.raises(ValueError, match="scheduler"):
+            grid.resolve(bad)
+
+
+def test_serial_grid_keeps_order_runs_each_key_once_and_shows_progress(tmp_path, capsys):
+    log = tmp_path / "calls.txt"
+    tasks = [dict(x=3), dict(x=1), dict(x=3), dict(x=2)]
+    out = grid.run(square, tasks, shared=dict(offset=10, log=log), scheduler="serial", progress=True, desc="squares")
+    assert out == [19, 11, 19, 14]
+    assert sorted(log.read_text().split()) == ["1", "2", "3"]
+    assert "squares" in capsys.readouterr().err
+    assert grid.run(square, [dict(x=2), dict(x=5)], key=lambda t: "same", scheduler="serial") == [4, 4]
+
+
+def test_serial_grid_leaves_the_callers_random_state_and_threads(tmp_path):
+    torch.manual_seed(1)
+    np.random.seed(1)
+    random.seed(1)
+    threads = torch.get_num_threads()
+    grid.run(noisy, [1, 2, 3], scheduler="serial")
+    after = (np.random.rand(), random.random(), torch.rand(1).item())
+    torch.manual_seed(1)
+    np.random.seed(1)
+    random.seed(1)
+    assert after == (np.random.rand(), random.random(), torch.rand(1).item())
+    assert torch.get_num_threads() == threads
+
+
+def test_a_failing_task_raises_its_error():
+    with pytest.raises(ValueError, match="task 2 broke"):
+        grid.run(fails, [1, 2, 3], scheduler="serial")
+
+
+def test_unreachable_scheduler_is_a_clear_error():
+    with pytest.raises(ValueError, match="no Dask scheduler answers"):
+        grid.client("tcp://127.0.0.1:9")
+
+
+@pytest.fixture
+def local_cluster(monkeypatch, tmp_path):
+    """A 2-process LocalCluster (one thread each) whose workers use the test's own model cache."""
+    monkeypatch.setenv("FACEXPLAIN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(Path(grid.__file__).parents[1]),
+                                                      os.environ.get("PYTHONPATH", "")]))
+    grid.close()
+    c = grid.client("local", n_workers=2)
+    assert len(c.scheduler_info()["workers"]) == 2
+    yield c
+    grid.close()
+
+
+def test_two_process_cluster_gives_the_serial_results_and_trains_each_key_once(local_cluster, tmp_path):
+    rng = np.random.default_rng(0)
+    x = torch.as_tensor(rng.normal(size=(96, 10)), dtype=torch.float32)
+    y = torch.as_tensor((x[:, 0] > 0).long() + (x[:, 1] > 0.5).long())
+    jobs = [(seed, hidden) for seed in (0, 1, 2) for hidden in (4, 8)]
+    serial = pd.DataFrame(grid.run(tiny_training, jobs, shared=dict(x=x, y=y), scheduler="serial"))
+    timings = grid.Timings()
+    state = torch.get_rng_state()
+    distributed = pd.DataFrame(grid.run(tiny_training, jobs + jobs[:2], shared=dict(x=x, y=y), scheduler="local",
+                                        n_workers=2, progress=True, timings=timings))
+    assert torch.equal(state, torch.get_rng_state())
+    pd.testing.assert_frame_equal(serial, distributed.iloc[: len(jobs)], check_exact=True)
+    assert distributed.iloc[len(jobs):].reset_index(drop=True).equals(serial.iloc[:2])
+    assert len(timings) == len(jobs) and all(t > 0 for t in timings)
+    assert serial.acc.min() > 0.6                  # they did learn (the majority class is 0.5)
+
+    log = tmp_path / "calls.txt"
+    tasks = [dict(x=i % 4) for i in range(12)]
+    assert grid.run(square, tasks, shared=dict(log=log), scheduler="local", n_workers=2) == [(i % 4) ** 2 for i in range(12)]
+    assert sorted(log.read_text().split()) == ["0", "1", "2", "3"]    # each key once, across both workers
+    workers = local_cluster.run(os.getpid)
+    assert len(set(workers.values())) == 2 and os.getpid() not in workers.values()
