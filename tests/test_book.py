@@ -4,6 +4,7 @@ writes, failures that name the notebook and cell, the pruned toc for building, a
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -273,3 +274,26 @@ def test_build_is_skipped_when_nothing_it_reads_changed(tiny, monkeypatch, capsy
     book.build(tiny, strict=True)
     book.build(tiny, strict=True)
     assert len(calls) == 5
+
+
+def test_with_a_scheduler_chapters_run_concurrently_after_their_dependencies(tiny, monkeypatch, capsys):
+    """The address is only handed to the kernels (these notebooks start no grid), so a made-up one will do."""
+    body = ("import os, time\nstart = time.time()\ntime.sleep(2)\n"
+            "print('window', start, time.time(), os.environ.get('DASK_SCHEDULER_ADDRESS'))")
+    for name in ("a_first", "b_second", "c_later"):
+        _notebook(tiny / "notebooks" / f"{name}.ipynb", body)
+    monkeypatch.setattr(book, "DEPENDS", {"a_first": ("b_second",)})
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    written = book.run(root=tiny, progress=False, scheduler="tcp://127.0.0.1:8786")
+    assert [p.stem for p in written] == ["b_second", "a_first", "c_later"]
+    windows = {}
+    for p in written:
+        line = next(t for t in _stdout(p).splitlines() if t.startswith("window"))
+        _, start, end, address = line.split()
+        windows[p.stem] = (float(start), float(end))
+        assert address == "tcp://127.0.0.1:8786"
+    assert windows["a_first"][0] >= windows["b_second"][1]                  # after the chapter it depends on
+    assert windows["c_later"][0] < windows["b_second"][1] and windows["b_second"][0] < windows["c_later"][1]
+    assert "DASK_SCHEDULER_ADDRESS" not in os.environ
+    with pytest.raises(book.BookError, match="--scheduler"):
+        book.run(root=tiny, progress=False, scheduler="many workers")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import fnmatch
 import hashlib
 import io
@@ -331,13 +332,57 @@ def execute(chapter: Chapter, out_dir: Path, parameters: dict | None = None, ker
     return final
 
 
+#: Chapters that load what other chapters train (through the model cache): with a cluster, they start only after
+#: those chapters finished. The cache makes the order a matter of speed, not of results.
+DEPENDS = {
+    "10_explainers_compared": ("01_au_lrp", "04_au_guided_fer"),
+    "12_au_emotion_codebooks": ("02_face_game", "04_au_guided_fer"),
+}
+
+
+@contextlib.contextmanager
+def _scheduler_for_kernels(scheduler: str | None):
+    """Export the Dask scheduler address to the kernels (DASK_SCHEDULER_ADDRESS) for the duration of a run; for
+    "local", start one LocalCluster here that every chapter's kernel shares. Yields the address (None: serial)."""
+    if not scheduler:
+        yield None
+        return
+    from . import grid
+
+    try:
+        mode = grid.resolve(scheduler)
+    except ValueError as err:
+        raise BookError(f"--scheduler: {err}") from None
+    if mode == "serial":
+        yield None
+        return
+    address = grid.client("local").scheduler.address if mode == "local" else mode
+    old = os.environ.get(grid.ENV)
+    os.environ[grid.ENV] = address
+    try:
+        yield address
+    finally:
+        if old is None:
+            os.environ.pop(grid.ENV, None)
+        else:
+            os.environ[grid.ENV] = old
+        if mode == "local":
+            grid.close()
+
+
 def run(only: list[str] | None = None, parameters: dict | None = None, out: Path | str | None = None,
-        kernel: str | None = None, root: Path | None = None, progress: bool = True, force: bool = False) -> list[Path]:
+        kernel: str | None = None, root: Path | None = None, progress: bool = True, force: bool = False,
+        scheduler: str | None = None, jobs: int | None = None) -> list[Path]:
     """Execute the selected chapters in toc order; print progress and per-notebook wall time.
 
     Incremental: a chapter whose executed copy was made from the same source notebook, parameters, package
     source, environment and data (see run_key), and whose results_dir still holds what that run wrote, is
-    reused, not executed again. `force=True` executes every selected chapter."""
+    reused, not executed again. `force=True` executes every selected chapter.
+
+    `scheduler` ("local" or a Dask scheduler address) is handed to the kernels as DASK_SCHEDULER_ADDRESS, so the
+    chapters' grids run on that cluster ("local": one LocalCluster started here for all chapters); the chapters
+    then execute concurrently (at most `jobs` at a time, default all), each after the chapters it depends on
+    (DEPENDS)."""
     root = Path(root or repo_root())
     out_dir = Path(out) if out else root / CHAPTERS_DIR
     selected = select(chapters(root), only)
@@ -349,7 +394,9 @@ def run(only: list[str] | None = None, parameters: dict | None = None, out: Path
         raise BookError("no chapter to run: none of the selected toc entries has a source notebook")
     per_chapter = split_parameters(todo, dict(parameters or {}))
     package = package_fingerprint()
-    written, times = [], []
+    n = len(todo)
+    times: dict[str, float] = {}
+    stale: dict[str, tuple[int, Chapter, dict]] = {}
     for i, c in enumerate(todo, 1):
         params = per_chapter[c.name]
         shown = " ".join(f"{k}={v!r}" for k, v in params.items()) or "defaults"
@@ -357,19 +404,59 @@ def run(only: list[str] | None = None, parameters: dict | None = None, out: Path
         key = run_key(c, params, root, package=package, kernel=kernel)
         final = out_dir / f"{c.name}.ipynb"
         reason = "--force" if force else stale_reason(final, key, root)
+        times[c.name] = time.perf_counter() - start
         if reason is None:
-            times.append(time.perf_counter() - start)
-            written.append(final)
-            print(f"[{i}/{len(todo)}] {c.name} ({shown}) unchanged: reusing {final}", flush=True)
-            continue
-        print(f"[{i}/{len(todo)}] {c.name} ({shown}): {reason}, executing", flush=True)
-        path = execute(c, out_dir, params, kernel=kernel, progress=progress, cwd=root, key=key)
-        times.append(time.perf_counter() - start)
-        written.append(path)
-        print(f"[{i}/{len(todo)}] {c.name} done in {times[-1]:.1f} s -> {path}", flush=True)
-    print("wall time: " + ", ".join(f"{c.name} {t:.1f} s" for c, t in zip(todo, times))
-          + f"; total {sum(times):.1f} s")
-    return written
+            print(f"[{i}/{n}] {c.name} ({shown}) unchanged: reusing {final}", flush=True)
+        else:
+            print(f"[{i}/{n}] {c.name} ({shown}): {reason}, executing", flush=True)
+            stale[c.name] = (i, c, key)
+
+    def one(name: str) -> None:
+        i, c, key = stale[name]
+        start = time.perf_counter()
+        path = execute(c, out_dir, per_chapter[name], kernel=kernel, progress=progress and not concurrent, cwd=root,
+                       key=key)
+        times[name] += time.perf_counter() - start
+        print(f"[{i}/{n}] {name} done in {times[name]:.1f} s -> {path}", flush=True)
+
+    with _scheduler_for_kernels(scheduler) as address:
+        concurrent = address is not None and len(stale) > 1 and (jobs or len(stale)) > 1
+        if address:
+            print(f"grids on the Dask scheduler {address}" + (", chapters concurrently" if concurrent else ""))
+        if not concurrent:
+            for name in stale:
+                one(name)
+        else:
+            _run_concurrently(stale, one, jobs or len(stale))
+    print("wall time: " + ", ".join(f"{c.name} {times[c.name]:.1f} s" for c in todo)
+          + f"; total {sum(times.values()):.1f} s")
+    return [out_dir / f"{c.name}.ipynb" for c in todo]
+
+
+def _run_concurrently(stale: dict, one, jobs: int) -> None:
+    """Call one(name) for every stale chapter on `jobs` threads, each after the stale chapters it depends on;
+    the first failure stops new starts and is raised once the running ones finish."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    waiting = {name: {d for d in DEPENDS.get(name, ()) if d in stale} for name in stale}
+    running, failed = {}, []
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        while (waiting and not failed) or running:
+            ready = [name for name, deps in waiting.items() if not deps] if not failed else []
+            for name in ready[: max(jobs - len(running), 0)]:
+                del waiting[name]
+                running[pool.submit(one, name)] = name
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                name = running.pop(future)
+                if future.exception() is not None:
+                    failed.append(future.exception())
+                for deps in waiting.values():
+                    deps.discard(name)
+    if failed:
+        raise failed[0]
 
 
 # -------------------------------------------------------------------------------------------- build
@@ -567,6 +654,11 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
     p.add_argument("--force", action="store_true",
                    help="execute every selected chapter, even those whose executed copy is up to date")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the chapters' grids on Dask: 'local' (one LocalCluster for all chapters) or a scheduler "
+                        "address such as tcp://host:8786; chapters then execute concurrently (default: serial, or "
+                        "$DASK_SCHEDULER_ADDRESS for the grids)")
+    p.add_argument("--jobs", type=int, metavar="N", help="with --scheduler: at most N chapters at a time")
     p.add_argument("--list", action="store_true", help="list chapters and their parameters, run nothing")
     p.add_argument("--build", action="store_true", help="build the HTML afterwards")
     return p
@@ -607,7 +699,8 @@ def main(argv: list[str] | None = None) -> int:
             params = {name: parse_value(value) for name, value in args.parameter}
             if args.preset:
                 params["preset"] = args.preset
-            run(args.only, params, out=args.out, kernel=args.kernel, progress=not args.no_progress, force=args.force)
+            run(args.only, params, out=args.out, kernel=args.kernel, progress=not args.no_progress, force=args.force,
+                scheduler=args.scheduler, jobs=args.jobs)
             if args.build:
                 build()
     except BookError as err:
