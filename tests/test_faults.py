@@ -438,6 +438,15 @@ def test_synthetic_options_are_named(option, value):
         load_dataset("synthetic", **{"n": 2, option: value}, cache=False)
 
 
+@pytest.mark.parametrize("option, value", [("n_sequences", 2.5), ("n_frames", 1), ("seed", "x"),
+                                           ("image_size", "big")])
+def test_sequence_options_are_named(option, value):
+    from facexplain.data.sequences import load_sequences
+
+    with pytest.raises(ValueError, match=f"{option} must be a whole number"):
+        load_sequences("synthetic", **{"n_sequences": 12, "n_frames": 3, option: value})
+
+
 # --- 7. smaller points -----------------------------------------------------------------------------------------
 def test_macos_dot_files_are_skipped(ckplus_dir, unbc_dir):
     before = load_dataset("ckplus", data_dir=ckplus_dir, frames="all")
