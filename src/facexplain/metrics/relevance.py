@@ -20,6 +20,15 @@ def _as_numpy(a, name: str) -> np.ndarray:
     return a
 
 
+def _boolean(m: np.ndarray, name: str) -> np.ndarray:
+    """A mask as bool; 0/1 numbers are accepted, anything else (0.5, NaN) is a ValueError naming `name`."""
+    if m.dtype != bool:
+        if not np.isin(m, (0, 1)).all():
+            raise ValueError(f"{name} must be boolean (or 0/1): True marks the region's pixels")
+        m = m.astype(bool)
+    return m
+
+
 def _check(relevance, mask) -> tuple[np.ndarray, np.ndarray]:
     """One (H, W) float map and a same-shape boolean mask, or a ValueError that names the fix."""
     r = _as_numpy(relevance, "relevance").astype(np.float64)
@@ -32,10 +41,7 @@ def _check(relevance, mask) -> tuple[np.ndarray, np.ndarray]:
     if m.shape != r.shape:
         raise ValueError(f"mask shape {m.shape} does not match the relevance map's {r.shape}: "
                          "build the mask at the map's resolution")
-    if m.dtype != bool:
-        if not np.isin(m, (0, 1)).all():
-            raise ValueError("mask must be boolean (or 0/1): True marks the region's pixels")
-        m = m.astype(bool)
+    m = _boolean(m, "mask")
     if not m.any():
         raise ValueError("mask selects no pixel: the region is empty, so no mass can lie inside it")
     return r, m
@@ -82,10 +88,7 @@ def relevance_masses(maps, masks) -> np.ndarray:
     if not finite.all():
         raise ValueError(f"maps {np.flatnonzero(~finite)[:5].tolist()} contain NaN or inf: check the explanation "
                          "(e.g. an unstable LRP rule or a non-finite input) before measuring mu")
-    if m.dtype != bool:
-        if not np.isin(m, (0, 1)).all():
-            raise ValueError("masks must be boolean (or 0/1): True marks the region's pixels")
-        m = m.astype(bool)
+    m = _boolean(m, "masks")
     pos = np.clip(r, 0, None)
     peak = pos.max(axis=(1, 2), keepdims=True) if len(pos) else pos
     pos = pos / np.where(peak > 0, peak, 1.0)              # scale-free: huge maps cannot overflow the sums
