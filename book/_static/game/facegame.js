@@ -4,7 +4,7 @@
  * Jaccard score and ranked instructions (facexplain.game) follow. Nothing leaves the browser: no request is
  * made to any server but the one that serves this book's files, and photos are never uploaded or stored.
  *
- * readAus, plan and instructions mirror facexplain.game.web.apply_model, game.plan and game.instructions;
+ * readAus, plan and instructions mirror facexplain.faces.apply_model, game.plan and game.instructions;
  * tests/test_game_browser.py holds them equal on real photos.
  */
 (function () {
@@ -14,52 +14,6 @@
   const MIN_SIZE = 256;            // as faces.mesh.detect_landmarks: smaller images are upscaled first
 
   // ------------------------------------------------------------------------------------ the AU reader model
-
-  /** Least-squares affine (3x2, rows: x, y, 1) taking src points onto dst points: normal equations. */
-  function affine(src, dst) {
-    const ata = [[0, 0, 0], [0, 0, 0], [0, 0, 0]];
-    const atb = [[0, 0], [0, 0], [0, 0]];
-    for (let k = 0; k < src.length; k++) {
-      const a = [src[k][0], src[k][1], 1];
-      for (let i = 0; i < 3; i++) {
-        for (let j = 0; j < 3; j++) ata[i][j] += a[i] * a[j];
-        atb[i][0] += a[i] * dst[k][0];
-        atb[i][1] += a[i] * dst[k][1];
-      }
-    }
-    return solve3(ata, atb);
-  }
-
-  /** Solve the 3x3 system m x = b for two right-hand sides (Gaussian elimination, partial pivoting). */
-  function solve3(m, b) {
-    const a = m.map((row, i) => row.concat(b[i]));
-    for (let c = 0; c < 3; c++) {
-      let p = c;
-      for (let r = c + 1; r < 3; r++) if (Math.abs(a[r][c]) > Math.abs(a[p][c])) p = r;
-      [a[c], a[p]] = [a[p], a[c]];
-      for (let r = 0; r < 3; r++) {
-        if (r === c) continue;
-        const f = a[r][c] / a[c][c];
-        for (let k = c; k < 5; k++) a[r][k] -= f * a[c][k];
-      }
-    }
-    return [0, 1, 2].map(i => [a[i][3] / a[i][i], a[i][4] / a[i][i]]);
-  }
-
-  function measure(model, pts) {
-    const stable = model.align.stable;
-    const m = affine(stable.map(i => pts[i]), model.align.target);
-    const q = pts.map(p => [p[0] * m[0][0] + p[1] * m[1][0] + m[2][0], p[0] * m[0][1] + p[1] * m[1][1] + m[2][1]]);
-    return model.features.map(f => {
-      if (f.distance) {
-        const [a, b] = f.distance;
-        return Math.hypot(q[a][0] - q[b][0], q[a][1] - q[b][1]);
-      }
-      let s = 0;
-      for (const [i, axis, w] of f.terms) s += w * q[i][axis];
-      return s;
-    });
-  }
 
   function round(v, digits) {
     const f = Math.pow(10, digits);
@@ -86,9 +40,10 @@
     });
   }
 
-  /** faces.read_aus.apply_model: aligned feature points minus the reference's (or the neutral face's), one
+  /** AU -> intensity (present AUs only) of one face's 468 [x, y] landmarks, optionally against a neutral face:
+   *  faces.read_aus.apply_model -- aligned feature points minus the reference's (or the neutral face's), one
    *  linear head per reference kind ("template" without a neutral face, "neutral" with one). */
-  function readAusHeads(model, pts, neutral) {
+  function readAus(model, pts, neutral) {
     const ref = model.reference, fp = model.feature_points;
     const q = similarityAlign(pts, ref, model.align_points);
     const base = neutral ? similarityAlign(neutral, ref, model.align_points) : ref;
@@ -103,26 +58,6 @@
       const prob = 1 / (1 + Math.exp(-dot(head.coef[j], head.intercept[j])));
       if (prob >= head.threshold[j]) {
         out[au] = round(Math.min(hi, Math.max(lo, dot(head.int_coef[j], head.int_intercept[j]))), 2);
-      }
-    });
-    return out;
-  }
-
-  /** AU -> intensity (present AUs only) of one face's 468 [x, y] landmarks, optionally against a neutral face. */
-  function readAus(model, pts, neutral) {
-    if (model.heads) return readAusHeads(model, pts, neutral);
-    const m = measure(model, pts);
-    const base = neutral ? measure(model, neutral) : model.reference;
-    const z = m.map((v, k) => ((v - base[k]) / model.scale_by - model.mean[k]) / model.std[k]);
-    const dot = (w, b) => w.reduce((s, wk, k) => s + wk * z[k], 0) + b;
-    const out = {};
-    model.aus.forEach((au, j) => {
-      const logit = dot(model.presence.coef[j], model.presence.intercept[j]);
-      const prob = 1 / (1 + Math.exp(-logit));
-      if (prob >= model.presence.threshold[j]) {
-        const [lo, hi] = model.intensity.clip;
-        const level = Math.min(hi, Math.max(lo, dot(model.intensity.coef[j], model.intensity.intercept[j])));
-        out[au] = round(level, model.round);
       }
     });
     return out;

@@ -10,7 +10,8 @@ points into AUs with the same model as `facexplain.faces.read_aus`. This module 
   `facexplain.game.instructions`, and the chapter's targets with their AU sets;
 - `targets/NAME.png`: the target faces.
 
-`apply_model` is the reference implementation of what the script computes, in numpy; the tests hold the two equal.
+`faces.apply_model` is the reference implementation of what the script computes, in numpy; the tests hold the two
+equal.
 """
 
 from __future__ import annotations
@@ -41,148 +42,33 @@ MAX_YAW_DEGREES = 25
 
 # ------------------------------------------------------------------------------------------ the AU reader model
 
-def _mean_terms(indices, axis: int, sign: float = 1.0) -> list[list]:
-    return [[int(i), axis, sign / len(indices)] for i in indices]
-
-
-def geometric_model(detector) -> dict:
-    """A fitted `models.geometric_au.GeometricAUDetector` as the declarative JSON model the page applies."""
-    from ..faces.landmarks import MESH_TO_IBUG68
-    from ..models import geometric_au as geo
-
-    detector._check()
-    ref, iod = geo._reference()
-    m68 = [int(i) for i in MESH_TO_IBUG68]
-    y = lambda *i: _mean_terms([m68[k] for k in i], 1)           # noqa: E731
-    ny = lambda *i: _mean_terms([m68[k] for k in i], 1, -1.0)    # noqa: E731
-    x = lambda k, s=1.0: [[m68[k], 0, s]]                        # noqa: E731
-    eye = y(39, 42)
-    neye = ny(39, 42)
-    spec = {
-        "inner brow height": eye + ny(20, 21, 22, 23),
-        "outer brow height": eye + ny(17, 18, 25, 26),
-        "brow gap": x(22) + x(21, -1.0),
-        "upper lid height": eye + ny(37, 38, 43, 44),
-        "lower lid height": eye + ny(40, 41, 46, 47),
-        "eye opening": y(40, 41, 46, 47) + ny(37, 38, 43, 44),
-        "cheek height": eye + _mean_terms(geo.CHEEK_MESH, 1, -1.0),
-        "nose wing height": eye + ny(31, 35),
-        "nose tip height": eye + ny(29, 30),
-        "upper lip height": eye + ny(50, 52),
-        "upper lip centre height": eye + ny(51),
-        "lip corner height": y(51, 57) + ny(48, 54),
-        "lip corner spread": x(54) + x(48, -1.0),
-        "mouth width": {"distance": [m68[54], m68[48]]},
-        "lower lip drop": y(57) + neye,
-        "lip gap": y(65, 66, 67) + ny(61, 62, 63),
-        "upper lip thickness": y(61, 62, 63) + ny(50, 51, 52),
-        "lower lip thickness": y(56, 57, 58) + ny(65, 66, 67),
-        "chin drop": y(8) + neye,
-        "chin to lower lip": y(8) + ny(57),
-    }
-    if set(spec) != set(geo.FEATURES):
-        raise RuntimeError(f"geometric_model is out of date with geometric_au.FEATURES: {sorted(set(spec) ^ set(geo.FEATURES))}")
-    features = [dict(name=n, **(spec[n] if isinstance(spec[n], dict) else {"terms": spec[n]})) for n in geo.FEATURES]
-    model = {
-        "kind": "landmark-au-reader",
-        "n_points": 468,
-        "align": {"stable": [int(i) for i in geo.STABLE_MESH], "target": ref[list(geo.STABLE_MESH)].tolist()},
-        "features": features,
-        "scale_by": float(iod),
-        "mean": detector.mean_.tolist(), "std": detector.scale_.tolist(),
-        "aus": [int(a) for a in detector.aus],
-        "presence": {"coef": detector.coef_.tolist(), "intercept": detector.intercept_.tolist(),
-                     "threshold": detector.threshold_.tolist()},
-        "intensity": {"coef": detector.int_coef_[:, :-1].tolist(), "intercept": detector.int_coef_[:, -1].tolist(),
-                      "clip": [0.5, 5.0]},
-        "round": 2,
-    }
-    model["reference"] = _measure(model, ref[None])[0].tolist()
-    return model
-
-
-def _align(model: dict, pts: np.ndarray) -> np.ndarray:
-    """Landmarks (N, 468, 2) mapped by a least-squares affine fit of the stable points onto the model's frame."""
-    stable = model["align"]["stable"]
-    target = np.asarray(model["align"]["target"], np.float64)
-    out = np.empty_like(pts, dtype=np.float64)
-    for i, p in enumerate(pts):
-        a = np.concatenate([p[stable], np.ones((len(stable), 1))], 1)
-        m, *_ = np.linalg.lstsq(a, target, rcond=None)
-        out[i] = p @ m[:2] + m[2]
-    return out
-
-
-def _measure(model: dict, pts: np.ndarray) -> np.ndarray:
-    q = _align(model, np.asarray(pts, np.float64))
-    cols = []
-    for f in model["features"]:
-        if "distance" in f:
-            a, b = f["distance"]
-            cols.append(np.linalg.norm(q[:, a] - q[:, b], axis=1))
-        else:
-            cols.append(sum(w * q[:, i, axis] for i, axis, w in f["terms"]))
-    return np.stack(cols, 1)
+def reader_model() -> dict:
+    """The model of `facexplain.faces.read_aus` as JSON-able numbers (`faces.read_aus_model()`); the page applies it
+    with facegame.js `readAus`, the twin of `faces.apply_model`."""
+    from ..faces import read_aus_model
+    return read_aus_model()
 
 
 def apply_model(model: dict, landmarks, neutral=None) -> dict[int, float]:
-    """AU -> intensity (present AUs only) of one face's (468, 2) landmarks under the JSON `model`, optionally
-    against a neutral face's landmarks: the numpy twin of facegame.js `readAus`."""
-    if "heads" in model:                      # faces.read_aus's own model
-        from ..faces.read_aus import apply_model as apply_read_aus
-        return apply_read_aus(model, landmarks, neutral)
-    pts = np.asarray(landmarks, np.float64)
-    if pts.shape != (model["n_points"], 2):
-        raise ValueError(f"landmarks must have shape ({model['n_points']}, 2); got {pts.shape}")
-    m = _measure(model, pts[None])[0]
-    base = np.asarray(model["reference"]) if neutral is None else _measure(model, np.asarray(neutral)[None])[0]
-    z = ((m - base) / model["scale_by"] - np.asarray(model["mean"])) / np.asarray(model["std"])
-    pres, inten = model["presence"], model["intensity"]
-    logit = np.asarray(pres["coef"]) @ z + np.asarray(pres["intercept"])
-    prob = 1.0 / (1.0 + np.exp(-logit))
-    level = np.clip(np.asarray(inten["coef"]) @ z + np.asarray(inten["intercept"]), *inten["clip"])
-    return {int(a): round(float(level[j]), model["round"]) for j, a in enumerate(model["aus"])
-            if prob[j] >= pres["threshold"][j]}
+    """AU -> intensity of one face's (468, 2) landmarks under the exported model (faces.apply_model)."""
+    from ..faces import apply_model as apply_read_aus
+    return apply_read_aus(model, landmarks, neutral)
 
 
 def decision_margins(model: dict, landmarks, neutral=None) -> dict[int, float]:
     """Per AU of the model: P(present) minus its threshold on these landmarks (> 0: read as present). Small
     margins flip under landmark noise, e.g. between the browser's and Python's Face Mesh."""
-    if "heads" in model:
-        from ..faces.read_aus import model_features
-        head = model["heads"]["template" if neutral is None else "neutral"]
-        z = (model_features(model, landmarks, neutral) - np.asarray(head["mean"])) / np.asarray(head["scale"])
-        logit = np.asarray(head["coef"]) @ z + np.asarray(head["intercept"])
-        thr = head["threshold"]
-    else:
-        m = _measure(model, np.asarray(landmarks, np.float64)[None])[0]
-        base = np.asarray(model["reference"]) if neutral is None else _measure(model, np.asarray(neutral)[None])[0]
-        z = ((m - base) / model["scale_by"] - np.asarray(model["mean"])) / np.asarray(model["std"])
-        logit = np.asarray(model["presence"]["coef"]) @ z + np.asarray(model["presence"]["intercept"])
-        thr = model["presence"]["threshold"]
-    prob = 1.0 / (1.0 + np.exp(-logit))
-    return {int(a): float(prob[j] - thr[j]) for j, a in enumerate(model["aus"])}
-
-
-def reader_model() -> dict:
-    """The model of `facexplain.faces.read_aus` as JSON (`faces.read_aus_model()`); before that exists, the
-    template-reference landmark reader that chapter 02's live widget uses on photos."""
-    from .. import faces
-    if hasattr(faces, "read_aus_model"):
-        return faces.read_aus_model()
-    from ..models.geometric_au import calibrated_detector
-    return geometric_model(calibrated_detector(1000, seed=7001, neutral="template"))
+    from ..faces.read_aus import model_features
+    head = model["heads"]["template" if neutral is None else "neutral"]
+    z = (model_features(model, landmarks, neutral) - np.asarray(head["mean"])) / np.asarray(head["scale"])
+    prob = 1.0 / (1.0 + np.exp(-(np.asarray(head["coef"]) @ z + np.asarray(head["intercept"]))))
+    return {int(a): float(prob[j] - head["threshold"][j]) for j, a in enumerate(model["aus"])}
 
 
 def read_photo(image, neutral=None) -> dict[int, float]:
-    """The Python reading of a photo the page must match: `faces.read_aus` (or, before it exists, the reader of
-    `reader_model()` on MediaPipe's landmarks)."""
-    from .. import faces
-    if hasattr(faces, "read_aus"):
-        return faces.read_aus(image, neutral=neutral)
-    from ..faces.mesh import detect_landmarks
-    return apply_model(reader_model(), detect_landmarks(image),
-                       None if neutral is None else detect_landmarks(neutral))
+    """The Python reading of a photo that the page must match: `faces.read_aus`."""
+    from ..faces import read_aus
+    return read_aus(image, neutral=neutral)
 
 
 # ------------------------------------------------------------------------------------------- targets, phrases
