@@ -179,16 +179,18 @@ def jpeg_widget(rgb: np.ndarray, quality: int = 75, scale: float = 1.0):
     return widgets.Image(value=buf.getvalue(), format="jpeg", layout=layout)
 
 
-def map_browser(views, data, methods, keep_faces, tile: int = 112, scale: float = 1.5):
+def map_browser(views, data, methods, keep_faces, tile: int = 80, scale: float = 1.6, quality: int = 70):
     """Kernel-free widget: method x (w/o | w/ AU) x emotion -> average and per-face maps above their AU maps.
 
-    Tiles are `tile` pixels (the cpu preset's face size) and shown `scale` times larger."""
+    Tiles are stored at `tile` pixels (JPEG `quality`) and shown `scale` times larger (128 px by default): about
+    100 views are embedded in the page, so the stored size is what the page weighs and the shown size what a
+    reader sees."""
     from .widgets import browser
 
     classes = [c for c in data.classes if c != "neutral"]
     models = ["w/o AU", "w/ AU"]
     strips = {(label(m), model, c): jpeg_widget(map_strip(views, data, m, model == "w/ AU", c, keep_faces, tile),
-                                                scale=scale)
+                                                quality=quality, scale=scale)
               for m in methods for model in models for c in classes}
     title = ("top: class-average map, then single test faces; bottom: the AU maps they are scored against "
              "(colour: jet, red = high)")
