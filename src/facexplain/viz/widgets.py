@@ -106,13 +106,36 @@ def browser(views: Mapping[tuple, Any], controls: Mapping[str, Sequence], *,
             title: str | None = None, initial: Mapping[str, Any] | None = None, **image_kwargs) -> widgets.VBox:
     """Browse precomputed views with controls that work without a kernel.
 
-    views: maps a tuple of control values (one per control, in the order of `controls`) to a view (see
-    image_to_widget); with one control a bare value is accepted as key. controls: ordered name -> options.
-    Controls named in `sliders` are SelectionSliders (for ordered options), the others Dropdowns.
     The first control drives the outer Stack; control k is jslink'd to every Stack at depth k, so every
     combination can be reached in the static HTML. Combinations missing from `views` show `missing`.
-    `initial` maps a control name to the option it opens at (default: each control's first option).
-    Returns VBox([title?, HBox(controls), outer Stack]).
+
+    Parameters
+    ----------
+    views : mapping of tuple to view
+        One view per combination of control values (a tuple with one value per control, in the order of
+        `controls`; with one control a bare value is accepted). A view is anything :func:`image_to_widget` takes.
+    controls : mapping of str to sequence
+        Ordered control name -> its options.
+    sliders : sequence of str
+        Controls shown as SelectionSliders (ordered options); the others are Dropdowns.
+    missing : str
+        HTML shown for a combination without a view.
+    title : str, optional
+        Bold text above the controls.
+    initial : mapping of str to option, optional
+        The option a control opens at (default: each control's first option).
+    **image_kwargs
+        Passed to :func:`image_to_widget` (``dpi``, ``width``, ``scale``, ``max_side``).
+
+    Returns
+    -------
+    ipywidgets.VBox
+        ``VBox([title?, HBox(controls), outer Stack])``.
+
+    Examples
+    --------
+    >>> views = {(au, i): face_figure(au, i) for au in aus for i in range(4)}   # doctest: +SKIP
+    >>> browser(views, {"AU": aus, "face": list(range(4))}, sliders=["face"])  # doctest: +SKIP
     """
     names = list(controls)
     if not names:
