@@ -1,5 +1,7 @@
 # facexplain: two commands for a fresh machine.
-#   make book   set up .venv, execute every chapter with papermill, build the HTML (prints where it is)
+#   make book   set up .venv, execute every chapter with papermill, build the HTML (prints where it is);
+#               incremental: unchanged chapters are reused; `make book SCHEDULER=local` (or a Dask scheduler
+#               address) runs the chapters' grids on Dask and the chapters concurrently
 #   make test   set up .venv, run the unit tests, every chapter on small parameters, nbval and the browser check
 # Set-up is skipped once done (stamp file); it re-runs when pyproject.toml changes.
 
@@ -12,8 +14,10 @@ OPENCV  := opencv-contrib-python==4.11.0.86
 
 .PHONY: book test setup widgets-js chromium clean
 
+SCHEDULER ?=
+
 book: setup widgets-js
-	$(PY) -m facexplain.book run
+	$(PY) -m facexplain.book run $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 	$(PY) -m facexplain.book build
 	@echo "open $(CURDIR)/book/_build/html/index.html"
 
