@@ -13,12 +13,53 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .cache import config_hash
-from .data.sequences import SequenceSet, augment, select_landmarks
-from .explain.global_ig import emotion_baselines, global_ig
-from .models.emo_lstm import make_emo, paper_hyperparameters, train_emo
+from ..cache import config_hash
+from ..data.sequences import AUGMENTATIONS, NORMALISATIONS, SequenceSet, augment, select_landmarks
+from ..explain.global_ig import METHODS as IG_RULES, emotion_baselines, global_ig
+from ..models.emo_lstm import make_emo, paper_hyperparameters, train_emo
+from .settings import Param, resolve
 
 NETS = ("t-emo", "r-emo")
+
+#: preset -> values of the parameters left at None (paper: filters/lstm_units/fc1 None = the paper's Tables 1-5)
+PRESETS = {
+    "cpu": dict(n_sequences=240, n_frames=8, filters=4, lstm_units=16, fc1=16, epochs=12, lr=3e-3, batch_size=32,
+                n_seeds=3, ks=(468, 234, 128, 64, 32, 16), ig_steps=64, ig_method="riemann_middle", ig_samples=30,
+                augmentation="none", normalisation="neutral"),
+    "paper": dict(n_sequences=600, n_frames=16, filters=None, lstm_units=None, fc1=None, epochs=100, lr=1e-4,
+                  batch_size=16, n_seeds=10, ks=(468, 234, 128, 64, 32, 16), ig_steps=128, ig_method="riemann_right",
+                  ig_samples=None, augmentation="mirror", normalisation="neutral"),
+}
+
+#: Every parameter of the chapter's notebook: kind and range (checked before any work), default.
+PARAMETERS = {
+    "dataset": Param("str", "synthetic", choices=("synthetic", "ckplus")),
+    "n_sequences": Param("int", None, low=12),
+    "n_frames": Param("int", None, low=2),
+    "filters": Param("int", None, low=1, none=True),
+    "lstm_units": Param("int", None, low=1, none=True),
+    "fc1": Param("int", None, low=1, none=True),
+    "epochs": Param("int", None, low=1),
+    "lr": Param("float", None, low=0, low_open=True),
+    "batch_size": Param("int", None, low=1),
+    "n_seeds": Param("int", None, low=1),
+    "ks": Param("ints", None, low=1, high=468),
+    "ig_steps": Param("int", None, low=1),
+    "ig_method": Param("str", None, choices=IG_RULES),
+    "ig_samples": Param("int", None, low=1, none=True),
+    "augmentation": Param("str", None, choices=("none", *AUGMENTATIONS[1:])),
+    "normalisation": Param("str", None, choices=NORMALISATIONS),
+    "test_fraction": Param("float", 0.25, low=0, high=0.95, low_open=True),
+    "truth_threshold": Param("float", 0.03, low=0, low_open=True),
+}
+
+
+def settings(preset: str = "cpu", **given):
+    """Chapter 03's parameters: the given ones, the rest from the preset, every one checked."""
+    cfg = resolve("03_landmark_ig", PARAMETERS, PRESETS, preset, given)
+    cfg["ks"] = tuple(cfg.ks)
+    cfg["augmentation"] = None if cfg.augmentation == "none" else cfg.augmentation
+    return cfg
 
 
 @dataclass
@@ -56,7 +97,7 @@ def data_key(seqs: SequenceSet, train_idx) -> dict:
 def train_net(seqs: SequenceSet, train_idx, emotion: str, net: str, landmarks, seed: int,
               settings: TrainSettings):
     """One binary net for `emotion` on the given landmarks (indices into the 468), trained (or loaded) by seed."""
-    from .train import cached_model
+    from ..train import cached_model
 
     landmarks = np.asarray(landmarks, dtype=np.int64)
     arch = settings.architecture(emotion, len(landmarks))
@@ -176,7 +217,7 @@ def svm_baselines(seqs: SequenceSet, train_idx, test_idx, rankings: dict, ks, au
 
 def precision_table(rankings: dict, truth: dict, ks, n_landmarks: int = 468) -> pd.DataFrame:
     """Top-k precision of each net's ranking against the moved-landmark truth, with the chance level |truth|/L."""
-    from .metrics.landmarks import topk_precision
+    from ..metrics.landmarks import topk_precision
     rows = []
     for net, per_emotion in rankings.items():
         for emotion, ranking in per_emotion.items():
@@ -280,5 +321,5 @@ def claims_table(summary: pd.DataFrame, svm: pd.DataFrame, precision: pd.DataFra
     return pd.DataFrame(rows)
 
 
-__all__ = ["NETS", "PAPER_TABLES", "claims_table", "TrainSettings", "accuracy", "accuracy_grid", "data_key", "global_rankings", "precision_table",
+__all__ = ["NETS", "PARAMETERS", "PRESETS", "settings", "PAPER_TABLES", "claims_table", "TrainSettings", "accuracy", "accuracy_grid", "data_key", "global_rankings", "precision_table",
            "ranking_of", "summarise_runs", "svm_baselines", "topk_runs", "train_net"]

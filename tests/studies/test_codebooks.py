@@ -1,4 +1,4 @@
-"""Emotion x AU matrices on one axis and their agreement (facexplain.codebook_compare), on hand-made inputs."""
+"""Emotion x AU matrices on one axis and their agreement (facexplain.studies.codebooks), on hand-made inputs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from facexplain import codebook_compare as cc
+from facexplain.studies import codebooks as cc
 from facexplain.faces import EMOTIONS, GENERATOR_AUS
 
 

@@ -1,4 +1,4 @@
-"""Chapter 10's comparison (facexplain.compare) and chapter 11's sweep pieces (facexplain.shortcuts), on tiny data."""
+"""Chapter 10's comparison (facexplain.studies.explainers_compared) and chapter 11's sweep pieces (facexplain.studies.shortcuts), on tiny data."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from facexplain.compare import Task, au_task, compare_methods, emotion_evidence_aus, emotion_task, score_maps, summarize
+from facexplain.studies.explainers_compared import Task, au_task, compare_methods, emotion_evidence_aus, emotion_task, score_maps, summarize
 
 
 def _masks():
@@ -100,7 +100,7 @@ def test_au_task_rejects_unknown_au(faces, tiny_resnet):
 
 
 def test_shortcut_step_data_keeps_the_faces_and_drops_only_the_mark():
-    from facexplain.shortcuts import SweepConfig, cue_mask, step_data
+    from facexplain.studies.shortcuts import SweepConfig, cue_mask, step_data
     cfg = SweepConfig(n_faces=40, image_size=48)
     d = step_data(1.0, cfg)
     assert d.test.extra["shortcut"].all() and not d.clean_test.extra["shortcut"].any()
@@ -116,7 +116,7 @@ def test_shortcut_step_data_keeps_the_faces_and_drops_only_the_mark():
 
 def test_detection_finds_a_shifted_metric():
     import pandas as pd
-    from facexplain.shortcuts import detection
+    from facexplain.studies.shortcuts import detection
     rng = np.random.default_rng(0)
     rows = []
     for s, shift in ((0.0, 0.0), (0.5, 0.0), (0.9, 0.4)):
@@ -129,7 +129,7 @@ def test_detection_finds_a_shifted_metric():
 
 
 def test_widget_views_cover_every_face_and_target(faces, au_setup):
-    from facexplain.compare import widget_views
+    from facexplain.studies.explainers_compared import widget_views
     det, x, y, task = au_setup
     src = dict(test=faces, inputs=x, y_pred=y)
     out = widget_views({"det": det}, {"det": task}, {"det": src}, ["gradient", "attention"], {}, n_faces=2)

@@ -21,8 +21,11 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from .faces.aus import GENERATOR_AUS, au_number
-from .faces.codebooks import CODEBOOKS, EMOTIONS, codebook_matrix
+from ..faces.aus import GENERATOR_AUS, au_number
+from ..explain import METHODS
+from ..faces.codebooks import CODEBOOKS, EMOTIONS, codebook_matrix
+from . import au_guided_fer, face_game
+from .settings import Param, resolve
 
 #: Display names of the sources the chapter compares (keys are the short names used in tables).
 LABELS: dict[str, str] = {
@@ -34,6 +37,39 @@ LABELS: dict[str, str] = {
     "game": "Face Game players",
     "classifier": "classifier",
 }
+
+
+#: preset -> values of the parameters left at None: the classifiers are chapter 04's (same faces, image size,
+#: epochs and lambda), the AU reader chapter 02's (same calibration size)
+PRESETS = {p: dict({k: au_guided_fer.PRESETS[p][k] for k in ("n_faces", "image_size", "epochs", "lam")},
+                   n_calibration=face_game.PRESETS[p]["n_train"], n_detector_faces=n,
+                   other_methods=["attention", "gradcam"])
+           for p, n in (("cpu", 600), ("paper", 3000))}
+
+#: Every parameter of the chapter's notebook: kind and range (checked before any work), default.
+PARAMETERS = {
+    "dataset": Param("str", "synthetic", choices=("synthetic", "rafdb", "affectnet")),
+    "n_faces": Param("int", None, low=20),
+    "test_fraction": Param("float", 0.3, low=0, high=0.95, low_open=True),
+    "epochs": Param("int", None, low=1),
+    "lam": Param("float", None, low=0),
+    "n_calibration": Param("int", None, low=20),
+    "n_players": Param("int", 36, low=2),
+    "n_detector_faces": Param("int", None, low=12),
+    "method": Param("str", "lrp.epsilon_plus_flat", choices=tuple(METHODS)),
+    "regions": Param("str", "landmarks", choices=("landmarks", "truth")),
+    "contrast": Param("bool", True),
+    "other_methods": Param("strs", None, choices=tuple(METHODS)),
+    "game_threshold": Param("float", 0.33, low=0, high=1),
+    "binarise": Param("float", 0.5, low=0, high=1, low_open=True),
+    "image_size": Param("int", None, low=32),
+}
+
+
+def settings(preset: str = "cpu", **given):
+    """Chapter 12's parameters: the given ones, the rest from the preset (chapter 04's classifier settings, chapter
+    02's reader calibration), every one checked."""
+    return resolve("12_au_emotion_codebooks", PARAMETERS, PRESETS, preset, given)
 
 
 # --- one axis ----------------------------------------------------------------------------------------------------
@@ -121,7 +157,7 @@ def generator_matrix(dataset, aus=None) -> pd.DataFrame:
 def detector_matrix(detector, dataset, neutral="subject", aus=None) -> pd.DataFrame:
     """AU occurrence per emotion as the geometric detector reads the faces' landmarks (neutral: "subject" = each
     generated subject's own neutral face as the reference, "template", or an array of reference landmarks)."""
-    from .models.geometric_au import reference_for
+    from ..models.geometric_au import reference_for
 
     aus = au_axis(aus)
     unknown = [a for a in aus if a not in detector.aus]
@@ -137,7 +173,7 @@ def game_matrix(study: pd.DataFrame, threshold: float = 0.33, emotion_of: dict |
                 aus=None) -> pd.DataFrame:
     """The Face Game's data-derived matrix (seed 002, Fig. 3): AU occurrence on the players over the tries with
     score >= threshold, per target emotion (computed by facexplain.game)."""
-    from .game import au_emotion_occurrence
+    from ..game import au_emotion_occurrence
 
     aus = au_axis(aus)
     occ = au_emotion_occurrence(study, threshold, aus=aus, emotion_of=emotion_of)
@@ -152,7 +188,7 @@ def game_matrix(study: pd.DataFrame, threshold: float = 0.33, emotion_of: dict |
 def region_masks(landmarks, aus=None, shape=(112, 112), level: float = 0.5) -> np.ndarray:
     """Where each AU acts on each face, from its landmarks: seed 004's AU map of that AU alone, >= level.
     Returns bool (N, len(aus), H, W)."""
-    from .faces.regions import au_map
+    from ..faces.regions import au_map
 
     aus = au_axis(aus)
     lm = np.asarray(landmarks, np.float32)
@@ -229,7 +265,7 @@ def explanation_maps(model, x, target, method: str = "lrp.epsilon_plus_flat", ba
     """explain(model, x, target, method) in batches -> numpy (N, H, W)."""
     import torch
 
-    from .explain import explain
+    from ..explain import explain
 
     target = torch.as_tensor(target, dtype=torch.long)
     model.eval()
@@ -248,7 +284,7 @@ def classifier_matrix(model, faces, classes, method: str = "lrp.epsilon_plus_fla
     "landmarks" (each AU's seed 004 map on every face) or "truth" (the generator's regions, on faces where the AU
     is active). masks: precomputed regions (N_emotion_faces, len(aus), H, W) of those faces, to reuse them across
     models and methods (see face_regions). Returns (matrix, per-face table: emotion, AU, mass)."""
-    from .models.fer import to_input
+    from ..models.fer import to_input
 
     aus = au_axis(aus)
     if regions not in ("landmarks", "truth"):
@@ -447,7 +483,7 @@ def difference_figure(a: pd.DataFrame, b: pd.DataFrame, name_a: str, name_b: str
 
 def difference_browser(matrices: dict[str, pd.DataFrame], threshold: float = 0.5, dpi: int = 60):
     """Kernel-free widget: two dropdowns (source A, source B) -> the precomputed heatmap of A - B."""
-    from .viz.widgets import browser, image_to_widget
+    from ..viz.widgets import browser, image_to_widget
 
     names = list(matrices)
     labels = [_label(n) for n in names]
@@ -458,29 +494,6 @@ def difference_browser(matrices: dict[str, pd.DataFrame], threshold: float = 0.5
     # B starts one source later, so the widget opens on a real difference (A = first source, B = second)
     return browser(views, {"A": labels, "B": labels[1:] + labels[:1]}, dpi=dpi,
                    title="difference A − B (red: more in A, blue: more in B)")
-
-
-# --- the faces the classifier is explained on --------------------------------------------------------------------
-
-def fer_test_faces(dataset: str = "synthetic", data_dir=None, n_faces: int = 600, seed: int = 0,
-                   image_size: int = 112, test_fraction: float = 0.25, detect_landmarks: bool = True):
-    """The test faces of models.fer.load_fer_data(...) with the same arguments, as a FaceDataset (landmarks,
-    emotions and, for generated faces, ground-truth AUs and regions), so explanations can be read per AU region."""
-    from .data import load_dataset
-    from .data.splits import subject_split
-    from .models.au_maps import ensure_landmarks
-
-    name = str(dataset).lower().replace("-", "")
-    if name == "synthetic":
-        ds = load_dataset("synthetic", n=int(n_faces), seed=int(seed), image_size=int(image_size))
-        _, te = subject_split(ds.subject, test_fraction=test_fraction, seed=seed)
-        return ds.subset(te)
-    if name not in ("rafdb", "affectnet"):
-        raise ValueError(f"dataset {dataset!r} has no emotion classifier in this book: use 'synthetic', 'rafdb' or "
-                         "'affectnet'")
-    test = load_dataset(name, data_dir, split="test", image_size=int(image_size),
-                        max_items=None if n_faces is None else int(n_faces))
-    return ensure_landmarks(test, detect=detect_landmarks)
 
 
 def _direction(before: float, after: float, margin: float = 0.05, floor: float = 0.3) -> str:
@@ -503,7 +516,7 @@ def claims(table: pd.DataFrame, per_emotion: pd.DataFrame, matrices: dict[str, p
     """The codebook chapter's claims (claim, paper, ours, verdict), with verdicts computed from this run's numbers.
     Rows whose sources are missing (e.g. no generator truth on a real dataset) are left out. explanations: the
     against() table of (method, model) matrices vs the codebooks, for the attention-tap version of seed 004's claim;
-    att_cos: the models' ATT-COS (w/o AU, w/ AU) from models.fer.evaluate_fer, shown beside it."""
+    att_cos: the models' ATT-COS (w/o AU, w/ AU) from studies.shared.evaluate_fer, shown beside it."""
     pair = {(r.source_a, r.source_b): r for r in table.itertuples()}
     pair.update({(r.source_b, r.source_a): r for r in table.itertuples()})
     rows = []

@@ -11,17 +11,35 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .faces.aus import PAIN_AUS
+from ..faces.aus import PAIN_AUS
+from .settings import Param, resolve
 
 LRP_METHODS = ("lrp.epsilon_plus_flat", "lrp.epsilon_gamma_box", "lrp.epsilon_alpha2_beta1_flat", "lrp.epsilon_plus")
 
-#: preset -> chapter knobs (explicit notebook parameters override these)
+#: preset -> values of the parameters left at None; k_folds "loso" = leave one subject out
 PRESETS = {
     "cpu": dict(n_faces=900, n_shifted=300, epochs=12, k_folds=3, widths=(8, 16, 32, 64), max_per_au=40,
                 composites=LRP_METHODS, n_ranks=4),
     # the paper: leave-one-subject-out, 25 epochs per fold, every correctly detected positive explained
-    "paper": dict(n_faces=6000, n_shifted=2000, epochs=25, k_folds=None, widths=(16, 32, 64, 128), max_per_au=None,
+    "paper": dict(n_faces=6000, n_shifted=2000, epochs=25, k_folds="loso", widths=(16, 32, 64, 128), max_per_au=None,
                   composites=LRP_METHODS, n_ranks=7),
+}
+
+#: Every parameter of the chapter's notebook: kind and range (checked before any work), default.
+PARAMETERS = {
+    "dataset": Param("str", "synthetic", choices=("synthetic", "ckplus", "unbc")),
+    "n_faces": Param("int", None, low=20),
+    "n_shifted": Param("int", None, low=1),
+    "epochs": Param("int", None, low=1),
+    "k_folds": Param("int", None, low=2, choices=("loso",)),
+    "widths": Param("ints", None, low=1),
+    "composites": Param("strs", None, choices=LRP_METHODS),
+    "main_composite": Param("str", "lrp.epsilon_plus_flat", choices=LRP_METHODS),
+    "max_per_au": Param("int", None, low=1, none=True),
+    "shortcut_strength": Param("float", 0.9, low=0, high=1),
+    "n_ranks": Param("int", None, low=1),
+    "cross_dataset": Param("str", None, choices=("ckplus", "unbc"), none=True),
+    "cross_data_dir": Param("path", None, none=True),
 }
 
 # --- the paper's numbers ---------------------------------------------------------------------------------
@@ -41,30 +59,24 @@ PAPER_MU = {
 }
 
 
-def settings(preset: str = "cpu", **given) -> dict:
-    """The preset's knobs, overridden by every explicitly given (non-None) parameter."""
-    from .config import check_preset
+def settings(preset: str = "cpu", **given):
+    """Chapter 01's parameters: the given ones, the rest from the preset, every one checked."""
+    cfg = resolve("01_au_lrp", PARAMETERS, PRESETS, preset, given)
+    cfg["composites"], cfg["widths"] = tuple(cfg.composites), tuple(cfg.widths)
+    return cfg
 
-    out = dict(PRESETS[check_preset(preset)])
-    unknown = set(given) - set(out)
-    if unknown:
-        raise ValueError(f"unknown chapter knob(s) {sorted(unknown)}: expected some of {sorted(out)}")
-    out.update({k: v for k, v in given.items() if v is not None})
-    if isinstance(out["composites"], str):
-        out["composites"] = (out["composites"],)
-    bad = [c for c in out["composites"] if c not in LRP_METHODS]
-    if bad:
-        raise ValueError(f"unknown LRP composite(s) {bad}: use some of {LRP_METHODS}")
-    out["composites"] = tuple(out["composites"])
-    out["widths"] = tuple(out["widths"])
-    return out
+
+def cross_validate(source, detector_config, cfg, device: str = "cpu"):
+    """Subject-wise cross-validation of the detector with the chapter's k_folds (a number, or "loso")."""
+    from ..models.au_detector import cross_validate as run
+    return run(source, detector_config, k=cfg["k_folds"], seed=detector_config.seed, device=device)
 
 
 def load_data(dataset: str = "synthetic", data_dir=None, n_faces: int = 900, n_shifted: int = 300, seed: int = 0,
               shortcut: float = 0.0, cross_dataset: str | None = None, cross_data_dir=None, image_size: int = 112):
     """(source, cross) datasets: synthetic source + shifted domain, or a real dataset (+ an optional real
     cross-domain one, e.g. UNBC). `cross` is None when there is none."""
-    from .data import load_dataset
+    from ..data import load_dataset
 
     if dataset == "synthetic":
         source = load_dataset("synthetic", n=int(n_faces), seed=int(seed), image_size=image_size,
@@ -81,7 +93,7 @@ def load_data(dataset: str = "synthetic", data_dir=None, n_faces: int = 900, n_s
 
 def prevalence(dataset, aus) -> pd.DataFrame:
     """How often each AU occurs (positives, share) in a dataset."""
-    from .models.au_detector import targets_from
+    from ..models.au_detector import targets_from
     y = targets_from(dataset, aus).numpy()
     return pd.DataFrame(dict(au=list(aus), positives=np.nansum(y, 0).astype(int),
                              share=np.round(np.nanmean(y, 0), 3)))
@@ -117,8 +129,8 @@ def mu_beside_paper(summary: pd.DataFrame, composite: str, domain: str, paper_se
 def explanation_masses(model, dataset, index, aus, methods, max_per_au=None, regions=("box", "truth"),
                        device: str = "cpu", extra_masks: dict | None = None):
     """LRP maps and mu for the correctly detected positives among faces `index` (see metrics.relevance)."""
-    from .metrics.relevance import mu_records, relevance_masses
-    from .models.au_detector import inputs_from, predict_logits, targets_from
+    from ..metrics.relevance import mu_records, relevance_masses
+    from ..models.au_detector import inputs_from, predict_logits, targets_from
 
     sub = dataset.subset(np.asarray(index))
     x = inputs_from(sub)
@@ -207,9 +219,9 @@ def shortcut_experiment(cfg, train_idx, test_idx, n_faces: int, seed: int, stren
     fold; F1 on held-out subjects with and without the mark, and LRP mass in the AU boxes and on the mark's strip."""
     import torch
 
-    from .data import load_dataset
-    from .metrics.relevance import mu_summary
-    from .models.au_detector import cue_strip_mask, f1_table, inputs_from, predict_logits, targets_from, \
+    from ..data import load_dataset
+    from ..metrics.relevance import mu_summary
+    from ..models.au_detector import cue_strip_mask, f1_table, inputs_from, predict_logits, targets_from, \
         train_detector
 
     marked = load_dataset("synthetic", n=int(n_faces), seed=int(seed), image_size=image_size, shortcut=float(strength))
@@ -267,7 +279,7 @@ def low_high_panels(sets: dict, au: int, method: str, k: int = 2, region: str = 
     return panels
 
 
-__all__ = ["LRP_METHODS", "PRESETS", "PAPER_F1", "OPENFACE_F1", "PAPER_F1_CROSS", "PAPER_MU", "settings",
+__all__ = ["LRP_METHODS", "PARAMETERS", "PRESETS", "cross_validate", "PAPER_F1", "OPENFACE_F1", "PAPER_F1_CROSS", "PAPER_MU", "settings",
            "load_data", "prevalence", "chance_f1", "f1_beside_paper", "mu_beside_paper", "explanation_masses",
            "fold_of_best", "claims", "shortcut_experiment", "shortcut_table", "shortcut_numbers",
            "low_high_panels"]
