@@ -102,9 +102,7 @@ def saliency(model: SmallResNet, data: FERData, method: str, layer="layer4", tar
         t = predict(model, data.x_test).argmax(1)
     else:
         raise ValueError(f"targets must be 'label' or 'predicted'; got {targets!r}")
-    maps = [explain(model, data.x_test[i:i + batch_size], t[i:i + batch_size], method=method, layer=layer)
-            for i in range(0, len(t), batch_size)]
-    return torch.cat(maps).numpy()
+    return explain(model, data.x_test, t, method=method, batch_size=batch_size, layer=layer).numpy()
 
 
 def map_scores(maps: np.ndarray, data: FERData) -> tuple[float, dict[str, float], np.ndarray]:

@@ -22,7 +22,9 @@ import numpy as np
 import pandas as pd
 
 from ..faces.aus import GENERATOR_AUS, au_number
-from ..explain import METHODS
+from ..explain import METHODS, explain
+from ..metrics.relevance import relevance_masses
+from ..models.fer import to_input
 from ..faces.codebooks import CODEBOOKS, EMOTIONS, codebook_matrix
 from . import au_guided_fer, face_game
 from .settings import Param, resolve
@@ -213,27 +215,6 @@ def truth_masks(dataset, aus=None) -> np.ndarray:
     return np.stack([(bits >> np.uint32(k)) & np.uint32(1) == 1 for k in ks], 1)
 
 
-def region_mass(maps, masks, density: bool = True) -> np.ndarray:
-    """Per face and region, the share of positive relevance inside the region (mu), divided by the region's share
-    of the image when density=True (mu_w: 1 = as much as a uniform map gives). NaN where a region is empty or a
-    map has no positive relevance. maps (N, H, W), masks (N, R, H, W) bool -> (N, R)."""
-    r = np.clip(np.asarray(maps, np.float64), 0, None)
-    m = np.asarray(masks, bool)
-    if r.ndim != 3 or m.ndim != 4 or m.shape[0] != r.shape[0] or m.shape[2:] != r.shape[1:]:
-        raise ValueError(f"maps must be (N, H, W) and masks (N, R, H, W) of the same N, H, W; got {r.shape} and "
-                         f"{m.shape}")
-    total = r.sum((1, 2))
-    inside = np.einsum("nhw,nrhw->nr", r, m.astype(np.float64))
-    area = m.mean((2, 3))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mu = inside / total[:, None]
-        mu[(total <= 0)] = np.nan
-        mu[area == 0] = np.nan
-        if density:
-            mu = mu / area
-    return mu
-
-
 def attribution_matrix(mass, emotions, aus=None, contrast: bool = False,
                        emotion_order=EMOTIONS) -> pd.DataFrame:
     """Emotion x AU matrix from per-face region masses (N, len(aus)): mean over each emotion's faces, then (if
@@ -260,20 +241,6 @@ def face_regions(faces, regions: str = "landmarks", aus=None, level: float = 0.5
     return region_masks(faces.landmarks, aus, tuple(faces.images.shape[1:]), level)
 
 
-def explanation_maps(model, x, target, method: str = "lrp.epsilon_plus_flat", batch_size: int = 64,
-                     **options) -> np.ndarray:
-    """explain(model, x, target, method) in batches -> numpy (N, H, W)."""
-    import torch
-
-    from ..explain import explain
-
-    target = torch.as_tensor(target, dtype=torch.long)
-    model.eval()
-    out = [explain(model, x[i:i + batch_size], target[i:i + batch_size], method=method, **options).detach().cpu()
-           for i in range(0, len(x), batch_size)]
-    return torch.cat(out).numpy()
-
-
 def classifier_matrix(model, faces, classes, method: str = "lrp.epsilon_plus_flat", regions: str = "landmarks",
                       aus=None, density: bool = True, contrast: bool = False, level: float = 0.5,
                       batch_size: int = 64, masks=None, **options) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -284,8 +251,6 @@ def classifier_matrix(model, faces, classes, method: str = "lrp.epsilon_plus_fla
     "landmarks" (each AU's seed 004 map on every face) or "truth" (the generator's regions, on faces where the AU
     is active). masks: precomputed regions (N_emotion_faces, len(aus), H, W) of those faces, to reuse them across
     models and methods (see face_regions). Returns (matrix, per-face table: emotion, AU, mass)."""
-    from ..models.fer import to_input
-
     aus = au_axis(aus)
     if regions not in ("landmarks", "truth"):
         raise ValueError(f"regions must be 'landmarks' or 'truth'; got {regions!r}")
@@ -297,14 +262,15 @@ def classifier_matrix(model, faces, classes, method: str = "lrp.epsilon_plus_fla
     if unknown:
         raise ValueError(f"the classifier has no class for {unknown}: its classes are {list(classes)}")
     target = [list(classes).index(e) for e in emo]
-    maps = explanation_maps(model, to_input(faces.images), target, method, batch_size, **options)
+    maps = explain(model.eval(), to_input(faces.images), target, method, batch_size=batch_size,
+                   **options).detach().cpu().numpy()
     if masks is None:
         masks = face_regions(faces, regions, aus, level)
     elif np.shape(masks) != (len(faces), len(aus), *faces.images.shape[1:]):
         raise ValueError(f"masks must be (faces of the six emotions, AUs, H, W) = "
                          f"{(len(faces), len(aus), *faces.images.shape[1:])}; "
                          f"got {np.shape(masks)}: compute them with face_regions(faces, ...)")
-    mass = region_mass(maps, masks, density=density)
+    mass = relevance_masses(maps, masks, area_normalised=density)
     per_face = pd.DataFrame(mass, columns=[f"AU{a}" for a in aus])
     per_face.insert(0, "emotion", emo)
     return attribution_matrix(mass, emo, aus, contrast=contrast), per_face
