@@ -291,6 +291,109 @@ def claims(table, sweep, paper_dataset: str = "RAF-DB", accuracy_margin: float =
     return pd.DataFrame(rows)
 
 
-__all__ = ["PAPER_TABLE1", "PARAMETERS", "PRESETS", "attention_ceiling", "class_mean_maps", "claims",
+# --- the chapter's steps, as its notebook runs them -----------------------------------------------------------
+
+def data(cfg) -> FERData:
+    """The chapter's faces: generated (split by subject) or a real set's own split, with AU maps of `codebook`."""
+    return load_fer_data(cfg.dataset, cfg.data_dir, n_faces=cfg.n_faces, seed=cfg.seed, image_size=cfg.image_size,
+                         codebook=cfg.codebook, test_fraction=cfg.test_fraction)
+
+
+def describe(data: FERData) -> str:
+    return (f"{len(data.y_train)} training faces, {len(data.y_test)} test faces (other subjects), "
+            f"classes: {', '.join(data.classes)}")
+
+
+def models(cfg, data: FERData) -> dict:
+    """{False: the plain classifier (lambda 0), True: the one aligned with AU maps (lambda = lam)}."""
+    return {False: train_fer(data, lam=0.0, layer=cfg.layer, epochs=cfg.epochs, seed=cfg.seed, device=cfg.device),
+            True: train_fer(data, lam=cfg.lam, layer=cfg.layer, epochs=cfg.epochs, seed=cfg.seed, device=cfg.device)}
+
+
+def methods(cfg) -> list[str]:
+    """The CAM methods of the table, then the attention tap (its CAM-COS is the ATT-COS)."""
+    return list(cfg.cam_methods) + ["attention"]
+
+
+def table1(cfg, models: dict, data: FERData, keep_faces):
+    """Table 1 analog (cam_cos.csv, cam_cos_per_class.csv): (table, per_class, views), see compare_methods."""
+    from ..cache import atomic_to_csv
+
+    table, per_class, views = compare_methods(models, data, methods(cfg), layer=cfg.layer, keep_faces=keep_faces,
+                                              targets=cfg.targets)
+    atomic_to_csv(table[["method", "with_au", "accuracy", "cam_cos", "att_cos"]], cfg.out / "cam_cos.csv")
+    atomic_to_csv(per_class, cfg.out / "cam_cos_per_class.csv")
+    return table, per_class, views
+
+
+def _with_au(m: str, w: bool) -> str:
+    return f"{m} {'w/' if w else 'w/o'}"
+
+
+def table1_view(table: pd.DataFrame, methods) -> pd.DataFrame:
+    """Methods x (accuracy, CAM-COS, ATT-COS) w/o and w/ AU."""
+    wide = table.pivot(index="method", columns="with_au", values=["accuracy", "cam_cos", "att_cos"]).loc[list(methods)]
+    names = {"cam_cos": "CAM-COS", "att_cos": "ATT-COS", "accuracy": "acc %"}
+    wide.columns = [_with_au(names[m], w) for m, w in wide.columns]
+    return wide.round(3)
+
+
+def paper_view(dataset: str = "RAF-DB") -> pd.DataFrame:
+    """The paper's Table 1 rows in the same layout."""
+    paper = paper_table(dataset).pivot(index="method", columns="with_au")
+    paper.columns = [_with_au(m.replace("paper_", "paper "), w) for m, w in paper.columns]
+    return paper.round(2)
+
+
+def ceiling_note(ceiling: dict) -> str:
+    return (f"{ceiling['size']} attention grid: best reachable ATT-COS {ceiling['best']:.3f}, "
+            f"flat map {ceiling['flat']:.3f}")
+
+
+def sweep(cfg, data: FERData) -> pd.DataFrame:
+    """The lambda ablation (lambda_sweep.csv)."""
+    from ..cache import atomic_to_csv
+
+    table = lambda_sweep(data, cfg.lambdas, layer=cfg.layer, epochs=cfg.epochs, seed=cfg.seed, device=cfg.device)
+    atomic_to_csv(table, cfg.out / "lambda_sweep.csv")
+    return table
+
+
+def repeats(cfg, data: FERData) -> pd.DataFrame:
+    """Both models retrained with n_seeds training seeds (seed_repeats.csv)."""
+    from ..cache import atomic_to_csv
+
+    table = seed_repeats(data, cfg.lam, [cfg.seed + k for k in range(cfg.n_seeds)], layer=cfg.layer,
+                         epochs=cfg.epochs, device=cfg.device)
+    atomic_to_csv(table, cfg.out / "seed_repeats.csv", index=False)
+    return table
+
+
+def repeats_view(table: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy and ATT-COS per training seed, w/o and w/ AU."""
+    per_seed = table.pivot(index="seed", columns="with_au", values=["accuracy", "att_cos"])
+    per_seed.columns = [_with_au("acc %" if m == "accuracy" else "ATT-COS", w) for m, w in per_seed.columns]
+    return per_seed.round(3)
+
+
+def repeats_note(table: pd.DataFrame) -> str:
+    gaps = seed_summary(table)
+    return (f"with - without AU over {gaps['n']} seeds: accuracy {gaps['d_acc']:+.1f} ± {gaps['d_acc_sd']:.1f} "
+            f"points, ATT-COS {gaps['d_att']:+.3f} ± {gaps['d_att_sd']:.3f} (mean ± sd); one model's accuracy "
+            f"varies by {gaps['acc_sd']:.1f} points (sd) from seed to seed")
+
+
+def write_claims(cfg, table, sweep_table, ceiling, data: FERData, repeats_table) -> pd.DataFrame:
+    """The chapter's claim check (claims.csv)."""
+    from ..cache import atomic_to_csv
+
+    out = claims(table, sweep_table, paper_dataset="RAF-DB", ceiling=ceiling, n_test=len(data.y_test),
+                 repeats=repeats_table)
+    atomic_to_csv(out, cfg.out / "claims.csv")
+    return out
+
+
+__all__ = ["PAPER_TABLE1", "PARAMETERS", "PRESETS", "ceiling_note", "data", "describe", "methods", "models",
+           "paper_view", "repeats", "repeats_note", "repeats_view", "sweep", "table1", "table1_view", "write_claims", "attention_ceiling", "class_mean_maps", "claims",
            "compare_methods", "lambda_sweep", "map_scores", "paper_table", "positive_unit_max", "saliency",
            "seed_repeats", "seed_summary", "settings"]

@@ -16,6 +16,7 @@ and the Jaccard index of the binarised matrices (value >= threshold), overall an
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
@@ -573,3 +574,160 @@ def claims(table: pd.DataFrame, per_emotion: pd.DataFrame, matrices: dict[str, p
                 "reproduced" if best >= 0.6 else "partly: weak; shared regions (mouth, lip corners) blur AUs together"
                 if best >= 0.3 else "not reproduced: relevance follows neither codebook (r < 0.3)")
     return pd.DataFrame(rows, columns=["claim", "paper", "ours", "verdict"])
+
+
+# --- the chapter's steps, as its notebook runs them -----------------------------------------------------------
+
+def codebook_sources(names=("emfacs", "seed004", "seed004_code")) -> dict[str, pd.DataFrame]:
+    """The published codebooks as 0/1 matrices on the generator's AU axis."""
+    return {name: codebook_source(name, au_axis()) for name in names}
+
+
+def listed_table(matrices: dict) -> pd.DataFrame:
+    """AUs each codebook lists per emotion."""
+    return pd.DataFrame({LABELS[n]: matrices[n].sum(1).astype(int) for n in matrices})
+
+
+def data_sources(cfg):
+    """(chapter 02's AU reader, the faces it reads, {generator truth, geometric detector} matrices): generated faces,
+    or the classifier's test faces of a real set (its own AU codes, where it has them)."""
+    from .shared import au_reader, fer_test_faces
+
+    detector = au_reader(cfg.seed, cfg.n_calibration, neutral="subject")
+    if cfg.dataset == "synthetic":
+        from ..data import load_dataset
+        faces = load_dataset("synthetic", n=cfg.n_detector_faces, seed=cfg.seed, image_size=cfg.image_size)
+        return detector, faces, {"generator": generator_matrix(faces), "geometric": detector_matrix(detector, faces)}
+    faces = fer_test_faces(cfg.dataset, cfg.data_dir, cfg.n_faces, cfg.seed, cfg.image_size, cfg.test_fraction)
+    out = {}
+    if faces.au_numbers and np.isfinite(faces.au_intensity).any():
+        out["generator"] = generator_matrix(faces)
+    out["geometric"] = detector_matrix(detector, faces, "template")
+    return detector, faces, out
+
+
+def faces_note(faces) -> str:
+    counts = pd.Series(faces.emotion).value_counts().sort_index()
+    return f"{len(faces)} faces; per emotion: " + ", ".join(f"{e} {n}" for e, n in counts.items())
+
+
+def game_source(cfg, detector):
+    """Chapter 02's targets and simulated players (5 tries each): (study, targets, {"game": matrix})."""
+    from ..game import PlayerModel, simulate_study
+    from .shared import game_targets
+
+    targets = game_targets(detector, 6, cfg.seed)
+    study = simulate_study({k: v["aus"] for k, v in targets.items()}, detector, n_players=cfg.n_players, n_tries=5,
+                           seed=cfg.seed, model=PlayerModel())
+    emotion_of = {k: v["emotion"] for k, v in targets.items()}
+    return study, targets, {"game": game_matrix(study, cfg.game_threshold, emotion_of)}
+
+
+def game_note(cfg, study, targets) -> str:
+    kept = study[study.score >= cfg.game_threshold]
+    return (f"{len(study)} tries, {len(kept)} with score >= {cfg.game_threshold}\ntarget AUs: "
+            + "; ".join(f"{v['emotion']} {'+'.join(map(str, sorted(v['aus'])))}" for v in targets.values()))
+
+
+@dataclass
+class Classifiers:
+    """Chapter 04's classifiers (w/o and w/ AU) on its test faces: their matrices, per-face masses and scores."""
+
+    data: object
+    faces: object
+    models: dict
+    masks: np.ndarray
+    matrices: dict
+    per_face: dict
+    scores: dict             # name -> dict(accuracy, att_cos)
+
+    @property
+    def scores_view(self) -> pd.DataFrame:
+        return pd.DataFrame(self.scores).T.round(3)
+
+
+def classifier_sources(cfg) -> Classifiers:
+    """What chapter 04's two classifiers (cached) look at per AU region, explained with `method` on its test faces."""
+    from .shared import evaluate_fer, fer_test_faces, load_fer_data, train_fer
+
+    fer = load_fer_data(cfg.dataset, cfg.data_dir, n_faces=cfg.n_faces, seed=cfg.seed, image_size=cfg.image_size,
+                        codebook="seed004", test_fraction=cfg.test_fraction)
+    faces = fer_test_faces(cfg.dataset, cfg.data_dir, cfg.n_faces, cfg.seed, cfg.image_size, cfg.test_fraction)
+    if not np.array_equal(faces.images, fer.images_test):
+        raise RuntimeError("test faces differ from the classifier's test split")
+    kw = dict(layer="layer4", epochs=cfg.epochs, seed=cfg.seed, device=cfg.device)
+    models = {"classifier_wo_au": train_fer(fer, lam=0.0, **kw), "classifier_w_au": train_fer(fer, lam=cfg.lam, **kw)}
+    LABELS.update({"classifier_wo_au": "classifier w/o AU", "classifier_w_au": f"classifier w/ AU (λ={cfg.lam:g})"})
+    masks = face_regions(faces, cfg.regions)      # AU regions of the test faces, shared by all explanations
+    matrices, per_face, scores = {}, {}, {}
+    for name, model in models.items():
+        matrices[name], per_face[name] = classifier_matrix(model, faces, fer.classes, method=cfg.method,
+                                                           regions=cfg.regions, contrast=cfg.contrast, masks=masks)
+        r = evaluate_fer(model, fer)
+        scores[name] = dict(accuracy=r["accuracy"], att_cos=r["att_cos"])
+    return Classifiers(fer, faces, models, masks, matrices, per_face, scores)
+
+
+def classifiers_note(cfg, c: Classifiers) -> str:
+    return f"{len(c.faces)} test faces, explained with {cfg.method!r}, regions: {cfg.regions}"
+
+
+def write_matrices(cfg, matrices: dict):
+    """All matrices side by side (matrices.csv)."""
+    from ..cache import atomic_to_csv
+
+    atomic_to_csv(long_table(matrices), cfg.out / "matrices.csv")
+    return matrices_figure(matrices, ncols=2)
+
+
+def agreements(cfg, matrices: dict):
+    """Pairwise agreement (codebooks.csv) and per emotion (per_emotion.csv): (table, per_emotion, Jaccard view of
+    the codebooks against every source per emotion)."""
+    from ..cache import atomic_to_csv
+
+    table = agreement_table(matrices, threshold=cfg.binarise, digits=3)
+    atomic_to_csv(table, cfg.out / "codebooks.csv")
+    per_emotion = per_emotion_agreement(matrices, threshold=cfg.binarise, digits=3)
+    atomic_to_csv(per_emotion, cfg.out / "per_emotion.csv")
+    view = per_emotion[per_emotion.source_a.isin(("emfacs", "seed004"))]
+    return table, per_emotion, view.pivot_table(index=["source_a", "source_b"], columns="emotion", values="jaccard",
+                                                sort=False).round(2)
+
+
+def explanation_variants(cfg, c: Classifiers, matrices: dict) -> pd.DataFrame:
+    """The classifiers' matrices read the other way (contrast on/off) and with other_methods, each against the
+    codebooks and the generator's truth (explanations.csv)."""
+    from ..cache import atomic_to_csv
+
+    other = "plain" if cfg.contrast else "contrast"
+    variants = {(cfg.method, name): matrices[name] for name in c.models}
+    for name in c.models:      # the same explanations, read with the other setting of `contrast`
+        pf = c.per_face[name]
+        variants[(f"{cfg.method} ({other})", name)] = attribution_matrix(pf[list(matrices[name].columns)], pf.emotion,
+                                                                         contrast=not cfg.contrast)
+    for m in cfg.other_methods:
+        for name, model in c.models.items():
+            if m != cfg.method:
+                variants[(m, name)], _ = classifier_matrix(model, c.faces, c.data.classes, method=m,
+                                                           regions=cfg.regions, contrast=cfg.contrast, masks=c.masks)
+    references = {k: matrices[k] for k in ("emfacs", "seed004", "generator") if k in matrices}
+    out = against(variants, references, cfg.binarise, digits=3).rename(columns={"source_0": "method",
+                                                                               "source_1": "model"})
+    atomic_to_csv(out, cfg.out / "explanations.csv")
+    return out
+
+
+def explanations_view(explanations: pd.DataFrame) -> pd.DataFrame:
+    return explanations.pivot_table(index=["method", "model"], columns="reference", values="pearson",
+                                    sort=False).round(3)
+
+
+def write_claims(cfg, table, per_emotion, matrices: dict, explanations, c: Classifiers) -> pd.DataFrame:
+    """The chapter's claim check (claims.csv)."""
+    from ..cache import atomic_to_csv
+
+    out = claims(table, per_emotion, matrices, lam=cfg.lam,
+                 explanations=explanations.rename(columns={"method": "source_0", "model": "source_1"}),
+                 att_cos=(c.scores["classifier_wo_au"]["att_cos"], c.scores["classifier_w_au"]["att_cos"]))
+    atomic_to_csv(out, cfg.out / "claims.csv")
+    return out

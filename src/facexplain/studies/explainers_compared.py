@@ -400,5 +400,138 @@ def lrp_box_options(low: float, high: float) -> dict:
     return {"lrp.epsilon_gamma_box": dict(low=float(low), high=float(high))}
 
 
-__all__ = ["PARAMETERS", "PRESETS", "settings", "METRICS", "ALL_METHODS", "Task", "score_maps", "compare_methods", "chance_scores", "summarize", "au_task",
+# --- the chapter's steps, as its notebook runs them -----------------------------------------------------------
+
+def trained_models(cfg):
+    """(chapter 01's detector, chapter 04's classifier) as dicts (see studies.shared), from the chapters' cache."""
+    from .shared import chapter01_detector, chapter04_classifier
+
+    det = chapter01_detector(cfg.preset, cfg.seed, cfg.device, n_faces=cfg.train_faces, epochs=cfg.train_epochs)
+    clf = chapter04_classifier(cfg.preset, cfg.seed, cfg.device, lam=cfg.fer_lam, n_faces=cfg.train_faces,
+                               epochs=cfg.train_epochs)
+    return det, clf
+
+
+def describe(det: dict, clf: dict) -> str:
+    from sklearn.metrics import f1_score
+
+    f1 = f1_score(det["y_true"], det["y_pred"], average=None, zero_division=0)
+    return (f"AU detector (chapter 1, fold {det['fold']}): {len(det['test'])} held-out faces, "
+            f"F1 per AU {dict(zip(det['config'].aus, f1.round(2)))}\n"
+            f"emotion classifier (chapter 4, lambda={clf['lam']}): {len(clf['test'])} test faces, "
+            f"accuracy {(clf['y_pred'] == clf['y_true']).mean():.3f}")
+
+
+def tasks_of(cfg, det: dict, clf: dict):
+    """(tasks, models, options) keyed "au_detector" / "emotion". EpsilonGammaBox needs each model's input range:
+    [0, 1] for the detector, (0 - 0.5) / 0.25 .. (1 - 0.5) / 0.25 for the classifier."""
+    tasks = {"au_detector": au_task(det["model"], det["inputs"], det["test"], det["y_true"], det["y_pred"],
+                                    n_per_au=cfg.n_per_au),
+             "emotion": emotion_task(clf["model"], clf["inputs"], clf["test"], clf["y_true"], clf["y_pred"],
+                                     clf["classes"], n_per_class=cfg.n_per_class)}
+    models = {"au_detector": det["model"], "emotion": clf["model"]}
+    options = {"au_detector": lrp_box_options(0.0, 1.0), "emotion": lrp_box_options(-2.0, 2.0)}
+    return tasks, models, options
+
+
+def compare_all(cfg, tasks: dict, models: dict, options: dict):
+    """Every method on every task, with the chance maps (explainers.csv, explainers_per_image.csv):
+    (summary, per_image, timing, maps by task)."""
+    import pandas as pd
+
+    from ..cache import atomic_to_csv
+
+    per_image, timing, maps = [], [], {}
+    for name, task in tasks.items():
+        p, t, maps[name] = compare_methods(models[name], task, cfg.methods, options[name])
+        per_image += [p, chance_scores(task, cfg.seed)]
+        timing.append(t)
+    per_image, timing = pd.concat(per_image, ignore_index=True), pd.concat(timing, ignore_index=True)
+    summary = summarize(per_image, timing)
+    atomic_to_csv(summary.round(4), cfg.out / "explainers.csv")
+    atomic_to_csv(per_image.round(4), cfg.out / "explainers_per_image.csv")
+    return summary, per_image, timing, maps
+
+
+def summary_view(summary):
+    return summary[["task", "method", *METRICS, "n"]].round(3)
+
+
+def metrics_figure(summary, tasks: dict):
+    import matplotlib.pyplot as plt
+
+    from ..viz.compare import metric_heatmap
+
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4.6))
+    for ax, name in zip(np.atleast_1d(axes), tasks):
+        metric_heatmap(summary[summary.task == name], ax=ax, title=name.replace("_", " "))
+    fig.tight_layout()
+    return fig
+
+
+def timing_view(timing, methods):
+    """Milliseconds per image, method x task."""
+    t = timing.assign(ms_per_image=1000 * timing.seconds_per_image)
+    return t.pivot(index="method", columns="task", values="ms_per_image").loc[list(methods)].round(1)
+
+
+def browsers(cfg, models: dict, tasks: dict, det: dict, clf: dict, options: dict) -> list:
+    """One kernel-free side-by-side browser per model: every method on a few faces, for every output."""
+    from ..viz.widgets import browser
+
+    views = widget_views(models, tasks, {"au_detector": det, "emotion": clf}, cfg.methods, options, cfg.widget_faces)
+    return [browser(v, controls, title=f"{name.replace('_', ' ')}: every method on one face")
+            for name, (v, controls) in views.items()]
+
+
+def sanity(cfg, tasks: dict, models: dict, options: dict):
+    """The cascading randomisation check on n_sanity faces per model (sanity.csv, sanity_verdicts.csv):
+    (per step table, verdicts, every step's map of the first face per (model, method))."""
+    import pandas as pd
+
+    from ..cache import atomic_to_csv
+    from ..metrics.sanity import cascading_randomization, sanity_verdicts
+
+    parts, strips = [], {}
+    for name, task in tasks.items():
+        pick = np.linspace(0, len(task) - 1, cfg.n_sanity).round().astype(int)
+        tab, kept = cascading_randomization(models[name], task.inputs[pick], task.target[pick], cfg.sanity_methods,
+                                            seed=cfg.seed, method_options=options[name], keep_maps=True)
+        parts.append(tab.assign(model=name))
+        strips.update({(name, m): a[:, 0] for m, a in kept.items()})
+    table = pd.concat(parts, ignore_index=True)
+    atomic_to_csv(table[["model", "method", "step", "layer", "spearman", "ssim", "spearman_sd", "ssim_sd"]].round(4),
+                  cfg.out / "sanity.csv")
+    verdicts = pd.concat([sanity_verdicts(g, cfg.sanity_threshold).assign(model=name)
+                          for name, g in table.groupby("model")], ignore_index=True)
+    atomic_to_csv(verdicts.round(4), cfg.out / "sanity_verdicts.csv")
+    return table, verdicts, strips
+
+
+def verdicts_view(verdicts):
+    return verdicts[["model", "method", "spearman_top", "ssim_top", "spearman_full", "ssim_full", "first_drop",
+                     "verdict"]].round(3)
+
+
+def sanity_strip(sanity_table, strips: dict, tasks: dict, methods) -> bytes:
+    """PNG: every randomisation step's map of the first face, per model and method."""
+    from ..viz.compare import sanity_strip as draw
+
+    layers = sanity_table.drop_duplicates("step").sort_values("step")["layer"].tolist()
+    shown = [i for i, n in enumerate(layers) if n in ("none", "fc", "layer4.0", "layer3.0", "layer2.0", "layer1.0",
+                                                      "stem")]
+    return draw({(name, m): strips[(name, m)] for m in methods for name in tasks}, layers, shown)
+
+
+def claims(cfg, summary, verdicts):
+    """The chapter's claim check (claims.csv)."""
+    from ..cache import atomic_to_csv
+
+    table = chapter10_claims(summary, verdicts, cfg.sanity_threshold)
+    atomic_to_csv(table, cfg.out / "claims.csv")
+    return table
+
+
+__all__ = ["PARAMETERS", "PRESETS", "settings", "browsers", "claims", "compare_all", "describe", "metrics_figure",
+           "sanity", "sanity_strip", "summary_view", "tasks_of", "timing_view", "trained_models", "verdicts_view", "METRICS", "ALL_METHODS", "Task", "score_maps", "compare_methods", "chance_scores", "summarize", "au_task",
            "emotion_evidence_aus", "emotion_task", "widget_views", "chapter10_claims", "lrp_box_options"]

@@ -111,4 +111,17 @@ def from_notebook(study, namespace: dict) -> Settings:
     return study.settings(**{k: namespace[k] for k in names if k in namespace})
 
 
-__all__ = ["COMMON", "Param", "Settings", "from_notebook", "resolve"]
+def start(study, namespace: dict) -> Settings:
+    """A chapter's set-up in one call: every parameter checked (from_notebook), everything seeded, the book's figure
+    style, and results_dir created with the run's parameters in params.json (cfg.out: its Path)."""
+    from ..config import results_path, seed_everything
+    from ..viz.style import use_book_style
+
+    cfg = from_notebook(study, namespace)
+    seed_everything(cfg.seed)
+    use_book_style()
+    cfg["out"] = results_path(cfg.results_dir, dict(cfg))
+    return cfg
+
+
+__all__ = ["COMMON", "Param", "Settings", "from_notebook", "resolve", "start"]

@@ -333,5 +333,93 @@ def chapter11_claims(table, detected, alpha: float = 0.01):
     return pd.DataFrame(rows, columns=["claim", "paper", "ours", "verdict"])
 
 
-__all__ = ["PARAMETERS", "PRESETS", "settings", "SWEEP_METHODS", "SWEEP_METRICS", "SweepConfig", "StepData", "step_data", "cue_mask", "sweep_step",
+# --- the chapter's steps, as its notebook runs them -----------------------------------------------------------
+
+def mark_figure(config: SweepConfig):
+    """One test face per emotion with the mark always on (strength 1): where the mark sits codes the emotion."""
+    import matplotlib.pyplot as plt
+
+    demo = step_data(1.0, config)
+    fig, axes = plt.subplots(1, 7, figsize=(10, 1.9))
+    for ax, emo in zip(axes, sorted(set(demo.test.emotion))):
+        i = int(np.flatnonzero(demo.test.emotion == emo)[0])
+        ax.imshow(demo.test.images[i], cmap="gray", vmin=0, vmax=255)
+        ax.set_title(emo, fontsize=8)
+        ax.axis("off")
+    return fig
+
+
+def run(cfg):
+    """The sweep over the chapter's strengths (shortcut_sweep.csv, shortcut_sweep_per_image.csv):
+    (scores, per_image, table)."""
+    from ..cache import atomic_to_csv
+
+    scores, per_image = shortcut_sweep(cfg.strengths, cfg.sweep, device=cfg.device)
+    table = sweep_table(scores, per_image)
+    atomic_to_csv(table.round(4), cfg.out / "shortcut_sweep.csv")
+    atomic_to_csv(per_image.round(4), cfg.out / "shortcut_sweep_per_image.csv")
+    return scores, per_image, table
+
+
+def scores_view(table):
+    """Each model's score per strength, on test faces with the mark and on the same faces without it."""
+    return table.drop_duplicates(["model", "strength"])[["model", "score", "strength", "score_shortcut_test",
+                                                         "score_clean_test"]].round(3)
+
+
+def metric_tables(table) -> dict:
+    """Per explanation metric: (model, method) x strength."""
+    wide = table.pivot_table(index=["model", "method"], columns="strength", values=list(SWEEP_METRICS), sort=False)
+    return {metric: wide[metric].round(3) for metric in SWEEP_METRICS}
+
+
+def example_figure(cfg, method: str = "lrp.epsilon_plus_flat", n: int = 4):
+    """LRP maps of the clean and the shortcut classifier on the same test faces (without / with the mark)."""
+    import matplotlib.pyplot as plt
+
+    from ..viz.compare import colorize
+
+    top = max(cfg.strengths)
+    ex = example_maps(top, cfg.sweep, method, n=n)
+    k = len(ex["images"])
+    fig, axes = plt.subplots(2, 2 * k, figsize=(2.0 * k * 1.2, 3.0))
+    for j in range(k):
+        for r, (img, m, tag) in enumerate(((ex["clean_images"][j], ex["clean_maps"][j], "strength 0"),
+                                           (ex["images"][j], ex["maps"][j], f"strength {top:g}"))):
+            axes[r, 2 * j].imshow(img, cmap="gray", vmin=0, vmax=255)
+            axes[r, 2 * j + 1].imshow(colorize(m))
+            axes[r, 2 * j].set_title(f"{ex['labels'][j]}, {tag}", fontsize=6)
+    for ax in axes.ravel():
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def detect(cfg, per_image):
+    """The strength at which each metric first moves (detection.csv)."""
+    from ..cache import atomic_to_csv
+
+    detected = detection(per_image, alpha=cfg.alpha)
+    atomic_to_csv(detected.round(6), cfg.out / "detection.csv")
+    return detected
+
+
+def detection_view(detected):
+    """(model, method) x metric: the first strength at which the metric moved (NaN: never)."""
+    d = detected.pivot_table(index=["model", "method"], columns="metric", values="detected_at", sort=False,
+                             dropna=False)
+    return d[list(SWEEP_METRICS)]
+
+
+def claims(cfg, table, detected):
+    """The chapter's claim check (claims.csv)."""
+    from ..cache import atomic_to_csv
+
+    out = chapter11_claims(table, detected, cfg.alpha)
+    atomic_to_csv(out, cfg.out / "claims.csv")
+    return out
+
+
+__all__ = ["PARAMETERS", "PRESETS", "settings", "claims", "detect", "detection_view", "example_figure",
+           "mark_figure", "metric_tables", "run", "scores_view", "SWEEP_METHODS", "SWEEP_METRICS", "SweepConfig", "StepData", "step_data", "cue_mask", "sweep_step",
            "shortcut_sweep", "sweep_table", "detection", "example_maps", "chapter11_claims"]
