@@ -84,6 +84,7 @@ def test_chapter_12_reuses_chapter_04s_classifier_settings_under_every_preset():
     assert codebooks.settings("paper").image_size == 224
 
 
+@pytest.mark.slow
 def test_a_bad_parameter_stops_the_chapter_in_its_first_cell(tmp_path):
     """`-p n_seeds notanumber` on chapter 03 fails within seconds (before any training), naming n_seeds."""
     start = time.perf_counter()
@@ -94,3 +95,11 @@ def test_a_bad_parameter_stops_the_chapter_in_its_first_cell(tmp_path):
     assert proc.returncode != 0
     assert "n_seeds must be a whole number" in proc.stdout + proc.stderr
     assert took < 60, f"the bad parameter was reported after {took:.0f} s"
+
+
+@pytest.mark.parametrize("options, name", [(dict(image_size="big"), "image_size"), (dict(seed="x"), "seed"),
+                                           (dict(n=2.5), "n"), (dict(n=0), "n"), (dict(n_frames=-1), "n_frames")])
+def test_generated_data_names_a_bad_argument(options, name):
+    from facexplain.data import load_dataset
+    with pytest.raises(ValueError, match=f"^{name} must be a whole number >= "):
+        load_dataset("synthetic", **{"n": 4, **options})
