@@ -22,7 +22,7 @@ import torch
 from facexplain.data.sequences import load_sequences, split_by_subject
 from facexplain.explain.global_ig import (ProbabilityOf, cheapest_setting, completeness_table, emotion_baselines,
                                           global_ig, loop_ig)
-from facexplain.landmark_ig import TrainSettings, data_key, train_net
+from facexplain.studies.landmark_ig import TrainSettings, data_key, train_net
 
 
 def best_time(fn, repeat: int = 3) -> float:

@@ -31,6 +31,13 @@ SMALL_PARAMS: dict[str, dict] = {
 }
 
 
+def pytest_collection_modifyitems(items):
+    """Tests that execute chapters or build the book (they use the `executed` or `built_book` fixture) are slow."""
+    for item in items:
+        if {"executed", "built_book"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def tiny_resnet():
     """Factory of small, seeded, untrained ResNet-18s in eval mode (the explainers' and metrics' unit tests)."""

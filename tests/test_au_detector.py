@@ -53,3 +53,12 @@ def test_f1_table_and_tiny_training(tmp_path, monkeypatch):
     assert t.f1.tolist() == pytest.approx([2 / 3, 1.0]) and t.support.tolist() == [2, 1]
     with pytest.raises(ValueError, match="must match"):
         det.train_detector(x, y[:5], cfg)
+
+
+def test_cross_validation_takes_a_number_of_folds_or_loso_explicitly():
+    from facexplain.data import load_dataset
+    from facexplain.models.au_detector import DetectorConfig, cross_validate
+    faces = load_dataset("synthetic", n=12, seed=0, image_size=32)
+    for k in (None, 1, "all", True):
+        with pytest.raises(ValueError, match="k must be a number of folds >= 2 or 'loso'"):
+            cross_validate(faces, DetectorConfig(aus=(12,), epochs=1), k=k)

@@ -1,5 +1,5 @@
 """Every chapter runs with papermill on small parameters; nbval then re-runs the executed copy and checks that
-the cells marked `# NBVAL_CHECK_OUTPUT` print the same again (same parameters -> same tables)."""
+the cells tagged `nbval-check-output` show the same again (same parameters -> same tables)."""
 
 from __future__ import annotations
 
@@ -29,8 +29,9 @@ def test_chapter_executes(executed, name):
 def test_chapter_reproduces_its_tables(executed, name):
     path = executed(name)
     nb = json.loads(path.read_text())
-    checked = [c for c in nb["cells"] if c["cell_type"] == "code" and "# NBVAL_CHECK_OUTPUT" in "".join(c["source"])]
-    assert checked, f"{name}: no cell is marked '# NBVAL_CHECK_OUTPUT' (mark the cells that print key tables)"
+    checked = [c for c in nb["cells"]
+               if c["cell_type"] == "code" and "nbval-check-output" in c.get("metadata", {}).get("tags", [])]
+    assert checked, f"{name}: no cell is tagged 'nbval-check-output' (tag the cells that show key tables)"
     env = dict(os.environ, PYTHONHASHSEED="0")
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",

@@ -29,25 +29,30 @@ GRADCAM_CLASSES = {
 }
 CAM_METHODS = ("cam", *GRADCAM_CLASSES, "attention")
 
-#: tap names of the book's small ResNets -> the module whose output is that tap
-_MODULE_OF_LAYER = {"stem": "maxpool", "layer1": "layer1", "layer2": "layer2", "layer3": "layer3", "layer4": "layer4"}
+def _taps(model: nn.Module):
+    """The model's tap names and their index: a model with taps / tap_index / features (SmallResNet) names its own."""
+    if not (hasattr(model, "taps") and hasattr(model, "tap_index") and hasattr(model, "features")):
+        raise ValueError("'cam' and 'attention' (and tap names as layers) need a model with .taps, .tap_index(layer) "
+                         "and .features(x) (facexplain.models.resnet.SmallResNet); pass grad-cam a module instead")
+    return model
 
 
-def _layer_name(layer) -> str:
-    from ..models.fer import LAYERS, layer_index
-    return LAYERS[layer_index(layer)]
+def _layer_name(model: nn.Module, layer) -> str:
+    m = _taps(model)
+    return m.taps[m.tap_index(layer)]
 
 
 def _target_module(model: nn.Module, layer) -> nn.Module:
-    """The module whose output grad-cam hooks: a module, a tap name ("layer4") or a submodule path."""
+    """The module whose output grad-cam hooks: a module, a tap name ("layer4") of the model or a submodule path."""
     if isinstance(layer, nn.Module):
         return layer
-    name = _MODULE_OF_LAYER.get(layer, layer) if isinstance(layer, str) else _MODULE_OF_LAYER[_layer_name(layer)]
+    tap_modules = getattr(model, "tap_modules", {})
+    name = tap_modules.get(layer, layer) if isinstance(layer, str) else tap_modules[_layer_name(model, layer)]
     try:
         return model.get_submodule(name)
     except AttributeError:
-        raise ValueError(f"model has no layer {layer!r}: pass a tap name (stem, layer1..layer4), a submodule path or "
-                         "the module itself") from None
+        raise ValueError(f"model has no layer {layer!r}: pass a tap name ({', '.join(tap_modules) or 'none'}), a "
+                         "submodule path or the module itself") from None
 
 
 def _upsample(maps: torch.Tensor, size) -> torch.Tensor:
@@ -55,18 +60,14 @@ def _upsample(maps: torch.Tensor, size) -> torch.Tensor:
 
 
 def _features(model: nn.Module, x: torch.Tensor, layer) -> torch.Tensor:
-    if not hasattr(model, "features"):
-        raise ValueError("'cam' and 'attention' need a model with .features(x) -> [stem, layer1..layer4] "
-                         "(facexplain.models.resnet.SmallResNet)")
-    from ..models.fer import layer_index
-    return model.features(x)[layer_index(layer)]
+    return _taps(model).features(x)[model.tap_index(layer)]
 
 
 @torch.no_grad()
 def _cam(model, x, target, layer) -> torch.Tensor:
-    if _layer_name(layer) != "layer4":
-        raise ValueError(f"'cam' weighs the last stage's maps by the linear head, so layer must be 'layer4'; got "
-                         f"{layer!r} (use 'gradcam' for other layers)")
+    if _layer_name(model, layer) != model.taps[-1]:
+        raise ValueError(f"'cam' weighs the last stage's maps by the linear head, so layer must be "
+                         f"{model.taps[-1]!r}; got {layer!r} (use 'gradcam' for other layers)")
     if not isinstance(getattr(model, "fc", None), nn.Linear):
         raise ValueError("'cam' needs a GAP + linear head (model.fc an nn.Linear)")
     feats = _features(model, x, layer)

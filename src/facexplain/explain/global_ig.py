@@ -152,6 +152,20 @@ def global_ig(model: nn.Module, inputs, baselines, target: int = 1, n_steps: int
                     int(n_steps), method, None if pairs is None else pairs.numpy())
 
 
+def explain_global_ig(model: nn.Module, x: torch.Tensor, target: torch.Tensor, method: str = "global_ig", *,
+                      baselines, n_steps: int = 16, ig_method: str = "gausslegendre", internal_batch_size: int = 128,
+                      output: str = "probability") -> torch.Tensor:
+    """explain() backend: per input clip, the landmark importance (N, L) = mean over `baselines` of the sum over
+    frames and coordinates of |IG(x, x')| (integration rule `ig_method`); its mean over the inputs is global_ig's
+    importance. One class for the whole set."""
+    classes = torch.unique(target)
+    if len(classes) != 1:
+        raise ValueError(f"global_ig explains one class over the whole set: give one target; got {classes.tolist()}")
+    r = global_ig(model, x, baselines, target=int(classes[0]), n_steps=n_steps, method=ig_method,
+                  batch_size=internal_batch_size, output=output, keep_pairs=True)
+    return torch.as_tensor(r.per_pair.mean(axis=0))
+
+
 def loop_ig(model: nn.Module, inputs, baselines, target: int = 1, n_steps: int = 16, method: str = "gausslegendre",
             output: str = "probability") -> np.ndarray:
     """The reference: captum's IntegratedGradients called once per (input, baseline) pair; returns the same

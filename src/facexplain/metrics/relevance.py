@@ -76,14 +76,20 @@ def pointing_game(relevance, mask) -> bool:
     return bool(m.ravel()[int(np.argmax(r.ravel()))])
 
 
-def relevance_masses(maps, masks) -> np.ndarray:
-    """mu for a batch: maps (N, H, W), masks (N, H, W) bool -> (N,) float, NaN where a map has no positive relevance.
+def relevance_masses(maps, masks, area_normalised: bool = False) -> np.ndarray:
+    """mu for a batch: maps (N, H, W) with one mask each (N, H, W) -> (N,), or with several regions each
+    (N, R, H, W) -> (N, R). NaN where a map has no positive relevance, and for an empty region of (N, R, H, W).
 
+    area_normalised=True divides mu by the region's share of the image (mu_w: 1 = what a uniform map gives), so
+    small and large regions can be compared; NaN for an empty region.
     Maps holding NaN or inf raise a ValueError naming them (they are not silently read as zero relevance)."""
     r = _as_numpy(maps, "maps").astype(np.float64)
     m = _as_numpy(masks, "masks")
-    if r.ndim != 3 or m.shape != r.shape:
-        raise ValueError(f"maps and masks must both be (N, H, W) of the same shape; got {r.shape} and {m.shape}")
+    per_region = m.ndim == 4
+    if r.ndim != 3 or (m.shape != r.shape and not (per_region and m.shape[0] == r.shape[0]
+                                                    and m.shape[2:] == r.shape[1:])):
+        raise ValueError(f"maps must be (N, H, W) and masks of the same shape (N, H, W) or (N, R, H, W) with the "
+                         f"same N, H, W; got {r.shape} and {m.shape}")
     finite = np.isfinite(r).reshape(len(r), -1).all(axis=1)
     if not finite.all():
         raise ValueError(f"maps {np.flatnonzero(~finite)[:5].tolist()} contain NaN or inf: check the explanation "
@@ -93,9 +99,16 @@ def relevance_masses(maps, masks) -> np.ndarray:
     peak = pos.max(axis=(1, 2), keepdims=True) if len(pos) else pos
     pos = pos / np.where(peak > 0, peak, 1.0)              # scale-free: huge maps cannot overflow the sums
     total = pos.sum((1, 2))
-    inside = (pos * m).sum((1, 2))
+    if per_region:
+        inside, total = np.einsum("nhw,nrhw->nr", pos, m.astype(np.float64)), total[:, None]
+        area = m.mean((2, 3))
+    else:
+        inside, area = (pos * m).sum((1, 2)), m.mean((1, 2))
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, inside / np.where(total > 0, total, 1.0), np.nan)
+        mu = np.where(total > 0, inside / np.where(total > 0, total, 1.0), np.nan)
+        if per_region or area_normalised:
+            mu = np.where(area > 0, mu, np.nan)
+        return mu / area if area_normalised else mu
 
 
 def au_masks(dataset, index, au, region: str = "box") -> np.ndarray:
@@ -131,7 +144,6 @@ def mu_records(model, inputs, dataset, aus, y_true, y_pred, methods, regions=("b
     explained face; maps[(au, method)] = (index, maps) when keep_maps. The explanation of output column k is
     seeded at AU aus[k]'s logit; max_per_au keeps the first that many positives of each AU (deterministic)."""
     import pandas as pd
-    import torch
 
     from ..explain import explain
 
@@ -147,8 +159,7 @@ def mu_records(model, inputs, dataset, aus, y_true, y_pred, methods, regions=("b
             continue
         masks = {reg: au_masks(dataset, idx, au, reg) for reg in regions}
         for method in methods:
-            maps = torch.cat([explain(model, inputs[idx[s:s + batch_size]], k, method=method, **options).cpu()
-                              for s in range(0, len(idx), batch_size)]).numpy()
+            maps = explain(model, inputs[idx], k, method=method, batch_size=batch_size, **options).cpu().numpy()
             mus = {reg: relevance_masses(maps, masks[reg]) for reg in regions}
             for j, i in enumerate(idx):
                 rows.append(dict(au=int(au), composite=method, index=int(i),

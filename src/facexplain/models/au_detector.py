@@ -188,14 +188,19 @@ class CrossValidation:
         return int(scores.idxmax())
 
 
-def cross_validate(dataset, config: DetectorConfig, k: int | None = 3, seed: int = 0, device: str = "cpu",
+def cross_validate(dataset, config: DetectorConfig, k: int | str = 3, seed: int = 0, device: str = "cpu",
                    progress: bool = False) -> CrossValidation:
-    """Subject-wise k-fold (k=None: leave one subject out) training and F1 per AU on each held-out fold."""
+    """Subject-wise k-fold (k="loso": leave one subject out) training and F1 per AU on each held-out fold."""
     import pandas as pd
 
     from ..data.splits import leave_one_subject_out, subject_kfold
 
-    folds = leave_one_subject_out(dataset.subject) if k is None else subject_kfold(dataset.subject, int(k), seed)
+    if k == "loso":
+        folds = leave_one_subject_out(dataset.subject)
+    elif isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 2:
+        folds = subject_kfold(dataset.subject, int(k), seed)
+    else:
+        raise ValueError(f"k must be a number of folds >= 2 or 'loso' (leave one subject out); got {k!r}")
     x, y = inputs_from(dataset), targets_from(dataset, config.aus)
     cv = CrossValidation(folds=folds)
     tables = []

@@ -6,6 +6,8 @@ conserves relevance; only the widths, the input channels and the stem differ fro
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock, ResNet
@@ -13,6 +15,11 @@ from torchvision.models.resnet import BasicBlock, ResNet
 
 class SmallResNet(ResNet):
     """ResNet-18 layout (2-2-2-2 BasicBlocks) with reduced widths, grey input and a light stem for 112 px faces."""
+
+    #: names of the tap points of features(x): the stem and the four residual stages
+    taps = ("stem", "layer1", "layer2", "layer3", "layer4")
+    #: the module whose output is each tap (for hooks, e.g. grad-cam's target layer)
+    tap_modules = {"stem": "maxpool", "layer1": "layer1", "layer2": "layer2", "layer3": "layer3", "layer4": "layer4"}
 
     def __init__(self, num_outputs: int, widths=(16, 32, 64, 128), in_channels: int = 1, blocks=(2, 2, 2, 2)):
         super().__init__(BasicBlock, list(blocks), num_classes=num_outputs)
@@ -32,6 +39,15 @@ class SmallResNet(ResNet):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+
+    @classmethod
+    def tap_index(cls, layer) -> int:
+        """Index into features(x) of a tap name ("stem", "layer1".."layer4") or an index 0..4."""
+        if isinstance(layer, numbers.Integral) and not isinstance(layer, bool) and 0 <= int(layer) < len(cls.taps):
+            return int(layer)
+        if layer in cls.taps:
+            return cls.taps.index(layer)
+        raise ValueError(f"unknown layer {layer!r}: use one of {cls.taps} (or their index 0-{len(cls.taps) - 1})")
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The outputs of the stem and the four residual stages (for attention taps and CAMs)."""

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from facexplain import landmark_ig as lig
+from facexplain.studies import landmark_ig as lig
 from facexplain.data.sequences import SequenceSet
 
 EMO = ("anger", "disgust", "fear", "happiness", "sadness", "surprise")

@@ -13,12 +13,53 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .cache import config_hash
-from .data.sequences import SequenceSet, augment, select_landmarks
-from .explain.global_ig import emotion_baselines, global_ig
-from .models.emo_lstm import make_emo, paper_hyperparameters, train_emo
+from ..cache import config_hash
+from ..data.sequences import AUGMENTATIONS, NORMALISATIONS, SequenceSet, augment, select_landmarks
+from ..explain.global_ig import METHODS as IG_RULES, emotion_baselines, global_ig
+from ..models.emo_lstm import make_emo, paper_hyperparameters, train_emo
+from .settings import Param, resolve
 
 NETS = ("t-emo", "r-emo")
+
+#: preset -> values of the parameters left at None (paper: filters/lstm_units/fc1 None = the paper's Tables 1-5)
+PRESETS = {
+    "cpu": dict(n_sequences=240, n_frames=8, filters=4, lstm_units=16, fc1=16, epochs=12, lr=3e-3, batch_size=32,
+                n_seeds=3, ks=(468, 234, 128, 64, 32, 16), ig_steps=64, ig_method="riemann_middle", ig_samples=30,
+                augmentation="none", normalisation="neutral"),
+    "paper": dict(n_sequences=600, n_frames=16, filters=None, lstm_units=None, fc1=None, epochs=100, lr=1e-4,
+                  batch_size=16, n_seeds=10, ks=(468, 234, 128, 64, 32, 16), ig_steps=128, ig_method="riemann_right",
+                  ig_samples=None, augmentation="mirror", normalisation="neutral"),
+}
+
+#: Every parameter of the chapter's notebook: kind and range (checked before any work), default.
+PARAMETERS = {
+    "dataset": Param("str", "synthetic", choices=("synthetic", "ckplus")),
+    "n_sequences": Param("int", None, low=12),
+    "n_frames": Param("int", None, low=2),
+    "filters": Param("int", None, low=1, none=True),
+    "lstm_units": Param("int", None, low=1, none=True),
+    "fc1": Param("int", None, low=1, none=True),
+    "epochs": Param("int", None, low=1),
+    "lr": Param("float", None, low=0, low_open=True),
+    "batch_size": Param("int", None, low=1),
+    "n_seeds": Param("int", None, low=1),
+    "ks": Param("ints", None, low=1, high=468),
+    "ig_steps": Param("int", None, low=1),
+    "ig_method": Param("str", None, choices=IG_RULES),
+    "ig_samples": Param("int", None, low=1, none=True),
+    "augmentation": Param("str", None, choices=("none", *AUGMENTATIONS[1:])),
+    "normalisation": Param("str", None, choices=NORMALISATIONS),
+    "test_fraction": Param("float", 0.25, low=0, high=0.95, low_open=True),
+    "truth_threshold": Param("float", 0.03, low=0, low_open=True),
+}
+
+
+def settings(preset: str = "cpu", **given):
+    """Chapter 03's parameters: the given ones, the rest from the preset, every one checked."""
+    cfg = resolve("03_landmark_ig", PARAMETERS, PRESETS, preset, given)
+    cfg["ks"] = tuple(cfg.ks)
+    cfg["augmentation"] = None if cfg.augmentation == "none" else cfg.augmentation
+    return cfg
 
 
 @dataclass
@@ -56,7 +97,7 @@ def data_key(seqs: SequenceSet, train_idx) -> dict:
 def train_net(seqs: SequenceSet, train_idx, emotion: str, net: str, landmarks, seed: int,
               settings: TrainSettings):
     """One binary net for `emotion` on the given landmarks (indices into the 468), trained (or loaded) by seed."""
-    from .train import cached_model
+    from ..train import cached_model
 
     landmarks = np.asarray(landmarks, dtype=np.int64)
     arch = settings.architecture(emotion, len(landmarks))
@@ -176,7 +217,7 @@ def svm_baselines(seqs: SequenceSet, train_idx, test_idx, rankings: dict, ks, au
 
 def precision_table(rankings: dict, truth: dict, ks, n_landmarks: int = 468) -> pd.DataFrame:
     """Top-k precision of each net's ranking against the moved-landmark truth, with the chance level |truth|/L."""
-    from .metrics.landmarks import topk_precision
+    from ..metrics.landmarks import topk_precision
     rows = []
     for net, per_emotion in rankings.items():
         for emotion, ranking in per_emotion.items():
@@ -280,5 +321,195 @@ def claims_table(summary: pd.DataFrame, svm: pd.DataFrame, precision: pd.DataFra
     return pd.DataFrame(rows)
 
 
-__all__ = ["NETS", "PAPER_TABLES", "claims_table", "TrainSettings", "accuracy", "accuracy_grid", "data_key", "global_rankings", "precision_table",
+# --- the chapter's steps, as its notebook runs them -----------------------------------------------------------
+
+def load(cfg):
+    """(clips, train_idx, test_idx): the chapter's landmark clips, split by subject."""
+    from ..data.sequences import load_sequences, split_by_subject
+
+    seqs = load_sequences(cfg.dataset, data_dir=cfg.data_dir, n_sequences=cfg.n_sequences, n_frames=cfg.n_frames,
+                          seed=cfg.seed, normalisation=cfg.normalisation)
+    train_idx, test_idx = split_by_subject(seqs, test_fraction=cfg.test_fraction, seed=cfg.seed)
+    return seqs, train_idx, test_idx
+
+
+def describe(seqs: SequenceSet, train_idx, test_idx) -> str:
+    return (f"{len(seqs)} clips x {seqs.n_frames} frames x 2 x {seqs.n_landmarks} landmarks; "
+            f"{len(set(seqs.subject[train_idx]))} training / {len(set(seqs.subject[test_idx]))} test subjects")
+
+
+def split_table(seqs: SequenceSet, train_idx, test_idx) -> pd.DataFrame:
+    """Clips per emotion in the training and the test split."""
+    return pd.DataFrame({"train": pd.Series(seqs.emotion[train_idx]).value_counts(),
+                         "test": pd.Series(seqs.emotion[test_idx]).value_counts()}).loc[list(seqs.emotions)]
+
+
+def train_settings(cfg, seqs: SequenceSet, train_idx) -> TrainSettings:
+    return TrainSettings(epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, augmentation=cfg.augmentation,
+                         filters=cfg.filters, lstm_units=cfg.lstm_units, fc1=cfg.fc1, device=cfg.device,
+                         extra=data_key(seqs, train_idx))
+
+
+def train_all(seqs: SequenceSet, train_idx, seed: int, settings: TrainSettings) -> dict:
+    """{net: {emotion: binary net on all 468 landmarks}} for T-EMO and R-EMO."""
+    every = np.arange(seqs.n_landmarks)
+    return {net: {e: train_net(seqs, train_idx, e, net, every, seed, settings) for e in seqs.emotions}
+            for net in NETS}
+
+
+def full_accuracy(nets: dict, seqs: SequenceSet, test_idx) -> pd.DataFrame:
+    """Test accuracy and balanced accuracy of every net on all landmarks (emotion x net)."""
+    rows = [dict(net=net.upper(), emotion=e, **dict(zip(("acc", "bacc"),
+                                                         accuracy(m, seqs.x[test_idx], seqs.binary(e)[test_idx]))))
+            for net, models in nets.items() for e, m in models.items()]
+    return pd.DataFrame(rows).pivot(index="emotion", columns="net", values=["acc", "bacc"]).round(3)
+
+
+@dataclass
+class Rankings:
+    """Global IG of every net: the long table (landmark_ranking.csv), per net and emotion the ranking and the
+    GlobalIG result, and the completeness errors."""
+
+    table: pd.DataFrame
+    rankings: dict
+    results: dict
+    completeness: pd.DataFrame
+
+
+def rank_all(cfg, nets: dict, seqs: SequenceSet, train_idx) -> Rankings:
+    from ..cache import atomic_to_csv
+
+    tables, results = [], {}
+    for net, models in nets.items():
+        table, results[net] = global_rankings(models, seqs, train_idx, n_steps=cfg.ig_steps, method=cfg.ig_method,
+                                              max_samples=cfg.ig_samples, seed=cfg.seed)
+        tables.append(table.assign(net=net.upper()))
+    table = pd.concat(tables, ignore_index=True)[["net", "emotion", "landmark", "importance", "rank"]]
+    atomic_to_csv(table, cfg.out / "landmark_ranking.csv")
+    rankings = {net: {e: ranking_of(table[table.net == net.upper()], e) for e in seqs.emotions} for net in NETS}
+    completeness = pd.DataFrame([dict(net=net.upper(), emotion=e, pairs=r.n_pairs,
+                                      completeness_error=r.completeness_error)
+                                 for net, res in results.items() for e, r in res.items()])
+    return Rankings(table, rankings, results, completeness)
+
+
+def completeness_note(cfg) -> str:
+    return (f"IG: {cfg.ig_method}, {cfg.ig_steps} steps; completeness error = "
+            "sum|sum IG - (F(x) - F(x'))| / sum|F(x) - F(x')|")
+
+
+def completeness_view(r: Rankings) -> pd.DataFrame:
+    return r.completeness.pivot(index="emotion", columns="net", values="completeness_error").round(4)
+
+
+def typical_faces(seqs: SequenceSet, train_idx) -> tuple[dict, dict]:
+    """(index of each emotion's typical training clip, {emotion: (apex image, apex landmarks)} of those clips)."""
+    from ..explain.global_ig import typical_samples
+
+    typical = typical_samples(seqs.x[train_idx], seqs.emotion[train_idx].astype(str), seqs.emotions)
+    faces = {e: (seqs.apex[train_idx][typical[e]], seqs.raw[train_idx][typical[e], -1]) for e in seqs.emotions}
+    return typical, faces
+
+
+def path_figure(nets: dict, seqs: SequenceSet, train_idx, typical: dict, emotion: str = "surprise"):
+    """T-EMO's probability along the straight path from each baseline (the other emotions' typical clips) to the
+    emotion's typical clip."""
+    from ..explain.global_ig import path_probability
+    from ..viz.landmarks import path_probability_plot
+
+    emotion = emotion if emotion in seqs.emotions else seqs.emotions[0]
+    x_tr, lab_tr = seqs.x[train_idx], seqs.emotion[train_idx].astype(str)
+    bases, names = emotion_baselines(x_tr, lab_tr, emotion, seqs.emotions)
+    curves = {}
+    for b, name in zip(bases, names):
+        alphas, curves[name] = path_probability(nets["t-emo"][emotion], x_tr[typical[emotion]], b)
+    return path_probability_plot(alphas, curves, emotion).figure
+
+
+def importances(r: Rankings, net: str = "t-emo") -> dict:
+    return {e: res.importance for e, res in r.results[net].items()}
+
+
+def precision(cfg, seqs: SequenceSet, train_idx, r: Rankings):
+    """Top-k precision of every ranking against the landmarks the emotion moves (topk_precision.csv): the long
+    table and its (net, emotion) x k grid with the chance level."""
+    from ..cache import atomic_to_csv
+    from ..metrics.landmarks import moved_landmarks
+
+    truth, _ = moved_landmarks(seqs.raw[train_idx], seqs.emotion[train_idx], seqs.emotions,
+                               threshold=cfg.truth_threshold)
+    table = precision_table(r.rankings, truth, cfg.ks)
+    atomic_to_csv(table, cfg.out / "topk_precision.csv")
+    grid = table.pivot_table(index=["net", "emotion"], columns="k", values="precision")
+    grid = grid[sorted(grid.columns, reverse=True)]
+    grid["chance"] = table.groupby(["net", "emotion"]).chance.first()
+    return table, grid.round(3)
+
+
+def topk(cfg, seqs: SequenceSet, train_idx, test_idx, r: Rankings, settings: TrainSettings) -> pd.DataFrame:
+    """Every (net, emotion, k, seed) retrained on its top-k landmarks; the summary over seeds (topk_accuracy.csv)."""
+    from ..cache import atomic_to_csv
+
+    seeds = [cfg.seed + i for i in range(cfg.n_seeds)]
+    summary = summarise_runs(topk_runs(seqs, train_idx, test_idx, r.rankings, cfg.ks, seeds, settings))
+    atomic_to_csv(summary, cfg.out / "topk_accuracy.csv")
+    return summary
+
+
+def accuracy_grids(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Tables 6/7 layout per net, accuracy and balanced accuracy, 'mean ± std over seeds'."""
+    return {f"{net} {name}": accuracy_grid(summary, net, column) for net in ("T-EMO", "R-EMO")
+            for name, column in (("accuracy", "acc"), ("balanced accuracy", "bacc"))}
+
+
+def svm(cfg, seqs: SequenceSet, train_idx, test_idx, r: Rankings):
+    """SVM baselines on T-EMO's top-k inputs (svm_baselines.csv): the long table and its grid with the majority rate."""
+    from ..cache import atomic_to_csv
+
+    table = svm_baselines(seqs, train_idx, test_idx, r.rankings["t-emo"], cfg.ks, augmentation=cfg.augmentation)
+    atomic_to_csv(table, cfg.out / "svm_baselines.csv")
+    grid = table[table.model != "majority class"].pivot_table(index=["model", "emotion"], columns="k", values="acc")
+    grid = grid[sorted(grid.columns, reverse=True)]
+    grid["majority"] = table[table.model == "majority class"].set_index("emotion").acc.reindex(
+        grid.index.get_level_values("emotion")).to_numpy()
+    return table, grid.round(3)
+
+
+def browser_view(seqs: SequenceSet, faces: dict, r: Rankings, summary, svm_table, precision_long, ks):
+    """Kernel-free browser: per emotion and k, T-EMO's top-k landmarks on the typical face with both nets'
+    accuracy, the SVMs' and the top-k precision."""
+    import ipywidgets as widgets
+
+    from ..viz.landmarks import topk_view
+    from ..viz.widgets import browser
+
+    row = summary.set_index(["net", "emotion", "k"])
+    prec = precision_long.set_index(["net", "emotion", "k"]).precision
+
+    def view(e, k):
+        cap = "  ".join(f"{n} {row.loc[(n, e, k), 'acc_mean']:.3f}±{row.loc[(n, e, k), 'acc_std']:.3f}"
+                        for n in ("T-EMO", "R-EMO"))
+        s = svm_table[(svm_table.emotion == e) & (svm_table.k == k)].set_index("model").acc
+        html = (f"<small>{e}, k = {k}: {cap}<br>linear SVM {s['linear SVM']:.3f}, RBF SVM {s['RBF SVM']:.3f}; "
+                f"top-k precision {prec.get(('T-EMO', e, k), float('nan')):.2f}</small>")
+        jpeg = topk_view(*faces[e], r.rankings["t-emo"][e], k)
+        return widgets.VBox([widgets.Image(value=jpeg, format="jpeg"), widgets.HTML(html)])
+
+    return browser({(e, k): view(e, k) for e in seqs.emotions for k in ks},
+                   {"emotion": list(seqs.emotions), "k": list(ks)}, sliders=["k"])
+
+
+def claims(cfg, summary, svm_table, precision_long, r: Rankings) -> pd.DataFrame:
+    """The chapter's claim check (claims.csv)."""
+    from ..cache import atomic_to_csv
+
+    table = claims_table(summary, svm_table, precision_long, r.completeness, cfg.ks)
+    atomic_to_csv(table, cfg.out / "claims.csv")
+    return table
+
+
+__all__ = ["NETS", "PARAMETERS", "PRESETS", "Rankings", "accuracy_grids", "browser_view", "claims",
+           "completeness_note", "completeness_view", "describe", "full_accuracy", "importances", "load",
+           "path_figure", "precision", "rank_all", "settings", "split_table", "svm", "topk", "train_all",
+           "train_settings", "typical_faces", "PAPER_TABLES", "claims_table", "TrainSettings", "accuracy", "accuracy_grid", "data_key", "global_rankings", "precision_table",
            "ranking_of", "summarise_runs", "svm_baselines", "topk_runs", "train_net"]

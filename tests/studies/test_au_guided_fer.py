@@ -1,4 +1,4 @@
-"""Seed 004's FER model: AU maps from emotion + landmarks + codebook, the alignment loss, its effect, the cache."""
+"""Chapter 04 (seed 004's FER model and its study): AU maps from emotion + landmarks + codebook, the alignment loss, its effect, the cache."""
 
 import numpy as np
 import pytest
@@ -9,8 +9,8 @@ from facexplain.data import load_dataset
 from test_loaders import affectnet_dir, rafdb_dir  # noqa: F401  (fixture trees in the datasets' native layouts)
 from facexplain.faces import au_map, codebook
 from facexplain.models.au_maps import au_maps, ensure_landmarks, has_map
-from facexplain.models.fer import (alignment_cosine, attention, au_loss, evaluate_fer, fer_data, fer_model,
-                                   layer_index, load_fer_data, shrink_maps, to_input, train_fer)
+from facexplain.models.fer import alignment_cosine, attention, au_loss, fer_model, layer_index, shrink_maps, to_input
+from facexplain.studies.shared import evaluate_fer, fer_data, load_fer_data, train_fer
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +136,7 @@ def test_load_fer_data_errors():
 
 def test_compare_methods_and_claims(faces):
     import pandas as pd
-    from facexplain.models.fer import attention_ceiling, claims, compare_methods
+    from facexplain.studies.au_guided_fer import attention_ceiling, claims, compare_methods
 
     data = fer_data(faces.subset(np.arange(12)), faces.subset(np.arange(12, 40)), "seed004")
     torch.manual_seed(0)
@@ -176,26 +176,26 @@ def test_real_sets_read_through_their_loaders(affectnet_dir, rafdb_dir, tmp_path
 
 
 def test_list_parameters_accept_papermill_text():
-    from facexplain.models.fer import as_list
-    assert as_list("[0, 1, 4]", "lambdas", float) == [0.0, 1.0, 4.0]
-    assert as_list("0,4", "lambdas", float) == [0.0, 4.0]
-    assert as_list(["cam", "gradcam"], "cam_methods") == ["cam", "gradcam"]
+    from facexplain.checks import listed
+    assert listed("lambdas", "[0, 1, 4]", float) == [0.0, 1.0, 4.0]
+    assert listed("lambdas", "0,4", float) == [0.0, 4.0]
+    assert listed("cam_methods", ["cam", "gradcam"]) == ["cam", "gradcam"]
     with pytest.raises(ValueError, match="not a list"):
-        as_list("[0,", "lambdas", float)
+        listed("lambdas", "[0,", float)
 
 
 def test_chapter_settings_fill_from_the_preset_and_check_overrides():
-    from facexplain.models.fer import PRESETS, settings
+    from facexplain.studies.au_guided_fer import PRESETS, settings
     cpu = settings("cpu")
     assert cpu["n_faces"] == PRESETS["cpu"]["n_faces"] and cpu["image_size"] == 112
     assert cpu["lambdas"][0] == 0.0 and cpu["lam"] in cpu["lambdas"]           # 0 and lam always in the ablation
     mine = settings("cpu", epochs=3, lam=2, lambdas="[1, 10]", cam_methods="cam,gradcam")
     assert mine["epochs"] == 3 and mine["lambdas"] == [0.0, 1.0, 2.0, 10.0] and mine["cam_methods"] == ["cam", "gradcam"]
-    assert settings("paper", "rafdb")["n_faces"] is None                       # the paper preset reads every face
+    assert settings("paper", dataset="rafdb")["n_faces"] is None                       # the paper preset reads every face
     assert "scorecam" in settings("paper")["cam_methods"] and "scorecam" not in cpu["cam_methods"]
-    with pytest.raises(ValueError, match="unknown chapter 04 knob"):
+    with pytest.raises(ValueError, match="unknown parameter.*n_epochs"):
         settings("cpu", n_epochs=3)
-    with pytest.raises(ValueError, match="lam must be >= 0"):
+    with pytest.raises(ValueError, match="lam must be a finite number >= 0"):
         settings("cpu", lam=-1)
     with pytest.raises(ValueError, match="preset"):
         settings("gpu")
@@ -203,7 +203,7 @@ def test_chapter_settings_fill_from_the_preset_and_check_overrides():
 
 def test_seed_repeats_feed_the_accuracy_claims(faces, tmp_path, monkeypatch):
     import pandas as pd
-    from facexplain.models.fer import claims, seed_repeats, seed_summary
+    from facexplain.studies.au_guided_fer import claims, seed_repeats, seed_summary
 
     monkeypatch.setenv("FACEXPLAIN_CACHE", str(tmp_path))
     data = fer_data(faces.subset(np.arange(12)), faces.subset(np.arange(30, 40)), "seed004", key={"test": "seeds"})

@@ -16,13 +16,19 @@ and the Jaccard index of the binarised matrices (value >= threshold), overall an
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
 import pandas as pd
 
-from .faces.aus import GENERATOR_AUS, au_number
-from .faces.codebooks import CODEBOOKS, EMOTIONS, codebook_matrix
+from ..faces.aus import GENERATOR_AUS, au_number
+from ..explain import METHODS, explain
+from ..metrics.relevance import relevance_masses
+from ..models.fer import to_input
+from ..faces.codebooks import CODEBOOKS, EMOTIONS, codebook_matrix
+from . import au_guided_fer, face_game
+from .settings import Param, resolve
 
 #: Display names of the sources the chapter compares (keys are the short names used in tables).
 LABELS: dict[str, str] = {
@@ -34,6 +40,39 @@ LABELS: dict[str, str] = {
     "game": "Face Game players",
     "classifier": "classifier",
 }
+
+
+#: preset -> values of the parameters left at None: the classifiers are chapter 04's (same faces, image size,
+#: epochs and lambda), the AU reader chapter 02's (same calibration size)
+PRESETS = {p: dict({k: au_guided_fer.PRESETS[p][k] for k in ("n_faces", "image_size", "epochs", "lam")},
+                   n_calibration=face_game.PRESETS[p]["n_train"], n_detector_faces=n,
+                   other_methods=["attention", "gradcam"])
+           for p, n in (("cpu", 600), ("paper", 3000))}
+
+#: Every parameter of the chapter's notebook: kind and range (checked before any work), default.
+PARAMETERS = {
+    "dataset": Param("str", "synthetic", choices=("synthetic", "rafdb", "affectnet")),
+    "n_faces": Param("int", None, low=20),
+    "test_fraction": Param("float", 0.3, low=0, high=0.95, low_open=True),
+    "epochs": Param("int", None, low=1),
+    "lam": Param("float", None, low=0),
+    "n_calibration": Param("int", None, low=20),
+    "n_players": Param("int", 36, low=2),
+    "n_detector_faces": Param("int", None, low=12),
+    "method": Param("str", "lrp.epsilon_plus_flat", choices=tuple(METHODS)),
+    "regions": Param("str", "landmarks", choices=("landmarks", "truth")),
+    "contrast": Param("bool", True),
+    "other_methods": Param("strs", None, choices=tuple(METHODS)),
+    "game_threshold": Param("float", 0.33, low=0, high=1),
+    "binarise": Param("float", 0.5, low=0, high=1, low_open=True),
+    "image_size": Param("int", None, low=32),
+}
+
+
+def settings(preset: str = "cpu", **given):
+    """Chapter 12's parameters: the given ones, the rest from the preset (chapter 04's classifier settings, chapter
+    02's reader calibration), every one checked."""
+    return resolve("12_au_emotion_codebooks", PARAMETERS, PRESETS, preset, given)
 
 
 # --- one axis ----------------------------------------------------------------------------------------------------
@@ -121,7 +160,7 @@ def generator_matrix(dataset, aus=None) -> pd.DataFrame:
 def detector_matrix(detector, dataset, neutral="subject", aus=None) -> pd.DataFrame:
     """AU occurrence per emotion as the geometric detector reads the faces' landmarks (neutral: "subject" = each
     generated subject's own neutral face as the reference, "template", or an array of reference landmarks)."""
-    from .models.geometric_au import reference_for
+    from ..models.geometric_au import reference_for
 
     aus = au_axis(aus)
     unknown = [a for a in aus if a not in detector.aus]
@@ -137,7 +176,7 @@ def game_matrix(study: pd.DataFrame, threshold: float = 0.33, emotion_of: dict |
                 aus=None) -> pd.DataFrame:
     """The Face Game's data-derived matrix (seed 002, Fig. 3): AU occurrence on the players over the tries with
     score >= threshold, per target emotion (computed by facexplain.game)."""
-    from .game import au_emotion_occurrence
+    from ..game import au_emotion_occurrence
 
     aus = au_axis(aus)
     occ = au_emotion_occurrence(study, threshold, aus=aus, emotion_of=emotion_of)
@@ -152,7 +191,7 @@ def game_matrix(study: pd.DataFrame, threshold: float = 0.33, emotion_of: dict |
 def region_masks(landmarks, aus=None, shape=(112, 112), level: float = 0.5) -> np.ndarray:
     """Where each AU acts on each face, from its landmarks: seed 004's AU map of that AU alone, >= level.
     Returns bool (N, len(aus), H, W)."""
-    from .faces.regions import au_map
+    from ..faces.regions import au_map
 
     aus = au_axis(aus)
     lm = np.asarray(landmarks, np.float32)
@@ -175,27 +214,6 @@ def truth_masks(dataset, aus=None) -> np.ndarray:
     bits = np.asarray(dataset.region_bits)
     ks = [dataset.au_column(a) for a in aus]
     return np.stack([(bits >> np.uint32(k)) & np.uint32(1) == 1 for k in ks], 1)
-
-
-def region_mass(maps, masks, density: bool = True) -> np.ndarray:
-    """Per face and region, the share of positive relevance inside the region (mu), divided by the region's share
-    of the image when density=True (mu_w: 1 = as much as a uniform map gives). NaN where a region is empty or a
-    map has no positive relevance. maps (N, H, W), masks (N, R, H, W) bool -> (N, R)."""
-    r = np.clip(np.asarray(maps, np.float64), 0, None)
-    m = np.asarray(masks, bool)
-    if r.ndim != 3 or m.ndim != 4 or m.shape[0] != r.shape[0] or m.shape[2:] != r.shape[1:]:
-        raise ValueError(f"maps must be (N, H, W) and masks (N, R, H, W) of the same N, H, W; got {r.shape} and "
-                         f"{m.shape}")
-    total = r.sum((1, 2))
-    inside = np.einsum("nhw,nrhw->nr", r, m.astype(np.float64))
-    area = m.mean((2, 3))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mu = inside / total[:, None]
-        mu[(total <= 0)] = np.nan
-        mu[area == 0] = np.nan
-        if density:
-            mu = mu / area
-    return mu
 
 
 def attribution_matrix(mass, emotions, aus=None, contrast: bool = False,
@@ -224,20 +242,6 @@ def face_regions(faces, regions: str = "landmarks", aus=None, level: float = 0.5
     return region_masks(faces.landmarks, aus, tuple(faces.images.shape[1:]), level)
 
 
-def explanation_maps(model, x, target, method: str = "lrp.epsilon_plus_flat", batch_size: int = 64,
-                     **options) -> np.ndarray:
-    """explain(model, x, target, method) in batches -> numpy (N, H, W)."""
-    import torch
-
-    from .explain import explain
-
-    target = torch.as_tensor(target, dtype=torch.long)
-    model.eval()
-    out = [explain(model, x[i:i + batch_size], target[i:i + batch_size], method=method, **options).detach().cpu()
-           for i in range(0, len(x), batch_size)]
-    return torch.cat(out).numpy()
-
-
 def classifier_matrix(model, faces, classes, method: str = "lrp.epsilon_plus_flat", regions: str = "landmarks",
                       aus=None, density: bool = True, contrast: bool = False, level: float = 0.5,
                       batch_size: int = 64, masks=None, **options) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -248,8 +252,6 @@ def classifier_matrix(model, faces, classes, method: str = "lrp.epsilon_plus_fla
     "landmarks" (each AU's seed 004 map on every face) or "truth" (the generator's regions, on faces where the AU
     is active). masks: precomputed regions (N_emotion_faces, len(aus), H, W) of those faces, to reuse them across
     models and methods (see face_regions). Returns (matrix, per-face table: emotion, AU, mass)."""
-    from .models.fer import to_input
-
     aus = au_axis(aus)
     if regions not in ("landmarks", "truth"):
         raise ValueError(f"regions must be 'landmarks' or 'truth'; got {regions!r}")
@@ -261,14 +263,15 @@ def classifier_matrix(model, faces, classes, method: str = "lrp.epsilon_plus_fla
     if unknown:
         raise ValueError(f"the classifier has no class for {unknown}: its classes are {list(classes)}")
     target = [list(classes).index(e) for e in emo]
-    maps = explanation_maps(model, to_input(faces.images), target, method, batch_size, **options)
+    maps = explain(model.eval(), to_input(faces.images), target, method, batch_size=batch_size,
+                   **options).detach().cpu().numpy()
     if masks is None:
         masks = face_regions(faces, regions, aus, level)
     elif np.shape(masks) != (len(faces), len(aus), *faces.images.shape[1:]):
         raise ValueError(f"masks must be (faces of the six emotions, AUs, H, W) = "
                          f"{(len(faces), len(aus), *faces.images.shape[1:])}; "
                          f"got {np.shape(masks)}: compute them with face_regions(faces, ...)")
-    mass = region_mass(maps, masks, density=density)
+    mass = relevance_masses(maps, masks, area_normalised=density)
     per_face = pd.DataFrame(mass, columns=[f"AU{a}" for a in aus])
     per_face.insert(0, "emotion", emo)
     return attribution_matrix(mass, emo, aus, contrast=contrast), per_face
@@ -447,7 +450,7 @@ def difference_figure(a: pd.DataFrame, b: pd.DataFrame, name_a: str, name_b: str
 
 def difference_browser(matrices: dict[str, pd.DataFrame], threshold: float = 0.5, dpi: int = 60):
     """Kernel-free widget: two dropdowns (source A, source B) -> the precomputed heatmap of A - B."""
-    from .viz.widgets import browser, image_to_widget
+    from ..viz.widgets import browser, image_to_widget
 
     names = list(matrices)
     labels = [_label(n) for n in names]
@@ -458,29 +461,6 @@ def difference_browser(matrices: dict[str, pd.DataFrame], threshold: float = 0.5
     # B starts one source later, so the widget opens on a real difference (A = first source, B = second)
     return browser(views, {"A": labels, "B": labels[1:] + labels[:1]}, dpi=dpi,
                    title="difference A − B (red: more in A, blue: more in B)")
-
-
-# --- the faces the classifier is explained on --------------------------------------------------------------------
-
-def fer_test_faces(dataset: str = "synthetic", data_dir=None, n_faces: int = 600, seed: int = 0,
-                   image_size: int = 112, test_fraction: float = 0.25, detect_landmarks: bool = True):
-    """The test faces of models.fer.load_fer_data(...) with the same arguments, as a FaceDataset (landmarks,
-    emotions and, for generated faces, ground-truth AUs and regions), so explanations can be read per AU region."""
-    from .data import load_dataset
-    from .data.splits import subject_split
-    from .models.au_maps import ensure_landmarks
-
-    name = str(dataset).lower().replace("-", "")
-    if name == "synthetic":
-        ds = load_dataset("synthetic", n=int(n_faces), seed=int(seed), image_size=int(image_size))
-        _, te = subject_split(ds.subject, test_fraction=test_fraction, seed=seed)
-        return ds.subset(te)
-    if name not in ("rafdb", "affectnet"):
-        raise ValueError(f"dataset {dataset!r} has no emotion classifier in this book: use 'synthetic', 'rafdb' or "
-                         "'affectnet'")
-    test = load_dataset(name, data_dir, split="test", image_size=int(image_size),
-                        max_items=None if n_faces is None else int(n_faces))
-    return ensure_landmarks(test, detect=detect_landmarks)
 
 
 def _direction(before: float, after: float, margin: float = 0.05, floor: float = 0.3) -> str:
@@ -503,7 +483,7 @@ def claims(table: pd.DataFrame, per_emotion: pd.DataFrame, matrices: dict[str, p
     """The codebook chapter's claims (claim, paper, ours, verdict), with verdicts computed from this run's numbers.
     Rows whose sources are missing (e.g. no generator truth on a real dataset) are left out. explanations: the
     against() table of (method, model) matrices vs the codebooks, for the attention-tap version of seed 004's claim;
-    att_cos: the models' ATT-COS (w/o AU, w/ AU) from models.fer.evaluate_fer, shown beside it."""
+    att_cos: the models' ATT-COS (w/o AU, w/ AU) from studies.shared.evaluate_fer, shown beside it."""
     pair = {(r.source_a, r.source_b): r for r in table.itertuples()}
     pair.update({(r.source_b, r.source_a): r for r in table.itertuples()})
     rows = []
@@ -594,3 +574,160 @@ def claims(table: pd.DataFrame, per_emotion: pd.DataFrame, matrices: dict[str, p
                 "reproduced" if best >= 0.6 else "partly: weak; shared regions (mouth, lip corners) blur AUs together"
                 if best >= 0.3 else "not reproduced: relevance follows neither codebook (r < 0.3)")
     return pd.DataFrame(rows, columns=["claim", "paper", "ours", "verdict"])
+
+
+# --- the chapter's steps, as its notebook runs them -----------------------------------------------------------
+
+def codebook_sources(names=("emfacs", "seed004", "seed004_code")) -> dict[str, pd.DataFrame]:
+    """The published codebooks as 0/1 matrices on the generator's AU axis."""
+    return {name: codebook_source(name, au_axis()) for name in names}
+
+
+def listed_table(matrices: dict) -> pd.DataFrame:
+    """AUs each codebook lists per emotion."""
+    return pd.DataFrame({LABELS[n]: matrices[n].sum(1).astype(int) for n in matrices})
+
+
+def data_sources(cfg):
+    """(chapter 02's AU reader, the faces it reads, {generator truth, geometric detector} matrices): generated faces,
+    or the classifier's test faces of a real set (its own AU codes, where it has them)."""
+    from .shared import au_reader, fer_test_faces
+
+    detector = au_reader(cfg.seed, cfg.n_calibration, neutral="subject")
+    if cfg.dataset == "synthetic":
+        from ..data import load_dataset
+        faces = load_dataset("synthetic", n=cfg.n_detector_faces, seed=cfg.seed, image_size=cfg.image_size)
+        return detector, faces, {"generator": generator_matrix(faces), "geometric": detector_matrix(detector, faces)}
+    faces = fer_test_faces(cfg.dataset, cfg.data_dir, cfg.n_faces, cfg.seed, cfg.image_size, cfg.test_fraction)
+    out = {}
+    if faces.au_numbers and np.isfinite(faces.au_intensity).any():
+        out["generator"] = generator_matrix(faces)
+    out["geometric"] = detector_matrix(detector, faces, "template")
+    return detector, faces, out
+
+
+def faces_note(faces) -> str:
+    counts = pd.Series(faces.emotion).value_counts().sort_index()
+    return f"{len(faces)} faces; per emotion: " + ", ".join(f"{e} {n}" for e, n in counts.items())
+
+
+def game_source(cfg, detector):
+    """Chapter 02's targets and simulated players (5 tries each): (study, targets, {"game": matrix})."""
+    from ..game import PlayerModel, simulate_study
+    from .shared import game_targets
+
+    targets = game_targets(detector, 6, cfg.seed)
+    study = simulate_study({k: v["aus"] for k, v in targets.items()}, detector, n_players=cfg.n_players, n_tries=5,
+                           seed=cfg.seed, model=PlayerModel())
+    emotion_of = {k: v["emotion"] for k, v in targets.items()}
+    return study, targets, {"game": game_matrix(study, cfg.game_threshold, emotion_of)}
+
+
+def game_note(cfg, study, targets) -> str:
+    kept = study[study.score >= cfg.game_threshold]
+    return (f"{len(study)} tries, {len(kept)} with score >= {cfg.game_threshold}\ntarget AUs: "
+            + "; ".join(f"{v['emotion']} {'+'.join(map(str, sorted(v['aus'])))}" for v in targets.values()))
+
+
+@dataclass
+class Classifiers:
+    """Chapter 04's classifiers (w/o and w/ AU) on its test faces: their matrices, per-face masses and scores."""
+
+    data: object
+    faces: object
+    models: dict
+    masks: np.ndarray
+    matrices: dict
+    per_face: dict
+    scores: dict             # name -> dict(accuracy, att_cos)
+
+    @property
+    def scores_view(self) -> pd.DataFrame:
+        return pd.DataFrame(self.scores).T.round(3)
+
+
+def classifier_sources(cfg) -> Classifiers:
+    """What chapter 04's two classifiers (cached) look at per AU region, explained with `method` on its test faces."""
+    from .shared import evaluate_fer, fer_test_faces, load_fer_data, train_fer
+
+    fer = load_fer_data(cfg.dataset, cfg.data_dir, n_faces=cfg.n_faces, seed=cfg.seed, image_size=cfg.image_size,
+                        codebook="seed004", test_fraction=cfg.test_fraction)
+    faces = fer_test_faces(cfg.dataset, cfg.data_dir, cfg.n_faces, cfg.seed, cfg.image_size, cfg.test_fraction)
+    if not np.array_equal(faces.images, fer.images_test):
+        raise RuntimeError("test faces differ from the classifier's test split")
+    kw = dict(layer="layer4", epochs=cfg.epochs, seed=cfg.seed, device=cfg.device)
+    models = {"classifier_wo_au": train_fer(fer, lam=0.0, **kw), "classifier_w_au": train_fer(fer, lam=cfg.lam, **kw)}
+    LABELS.update({"classifier_wo_au": "classifier w/o AU", "classifier_w_au": f"classifier w/ AU (λ={cfg.lam:g})"})
+    masks = face_regions(faces, cfg.regions)      # AU regions of the test faces, shared by all explanations
+    matrices, per_face, scores = {}, {}, {}
+    for name, model in models.items():
+        matrices[name], per_face[name] = classifier_matrix(model, faces, fer.classes, method=cfg.method,
+                                                           regions=cfg.regions, contrast=cfg.contrast, masks=masks)
+        r = evaluate_fer(model, fer)
+        scores[name] = dict(accuracy=r["accuracy"], att_cos=r["att_cos"])
+    return Classifiers(fer, faces, models, masks, matrices, per_face, scores)
+
+
+def classifiers_note(cfg, c: Classifiers) -> str:
+    return f"{len(c.faces)} test faces, explained with {cfg.method!r}, regions: {cfg.regions}"
+
+
+def write_matrices(cfg, matrices: dict):
+    """All matrices side by side (matrices.csv)."""
+    from ..cache import atomic_to_csv
+
+    atomic_to_csv(long_table(matrices), cfg.out / "matrices.csv")
+    return matrices_figure(matrices, ncols=2)
+
+
+def agreements(cfg, matrices: dict):
+    """Pairwise agreement (codebooks.csv) and per emotion (per_emotion.csv): (table, per_emotion, Jaccard view of
+    the codebooks against every source per emotion)."""
+    from ..cache import atomic_to_csv
+
+    table = agreement_table(matrices, threshold=cfg.binarise, digits=3)
+    atomic_to_csv(table, cfg.out / "codebooks.csv")
+    per_emotion = per_emotion_agreement(matrices, threshold=cfg.binarise, digits=3)
+    atomic_to_csv(per_emotion, cfg.out / "per_emotion.csv")
+    view = per_emotion[per_emotion.source_a.isin(("emfacs", "seed004"))]
+    return table, per_emotion, view.pivot_table(index=["source_a", "source_b"], columns="emotion", values="jaccard",
+                                                sort=False).round(2)
+
+
+def explanation_variants(cfg, c: Classifiers, matrices: dict) -> pd.DataFrame:
+    """The classifiers' matrices read the other way (contrast on/off) and with other_methods, each against the
+    codebooks and the generator's truth (explanations.csv)."""
+    from ..cache import atomic_to_csv
+
+    other = "plain" if cfg.contrast else "contrast"
+    variants = {(cfg.method, name): matrices[name] for name in c.models}
+    for name in c.models:      # the same explanations, read with the other setting of `contrast`
+        pf = c.per_face[name]
+        variants[(f"{cfg.method} ({other})", name)] = attribution_matrix(pf[list(matrices[name].columns)], pf.emotion,
+                                                                         contrast=not cfg.contrast)
+    for m in cfg.other_methods:
+        for name, model in c.models.items():
+            if m != cfg.method:
+                variants[(m, name)], _ = classifier_matrix(model, c.faces, c.data.classes, method=m,
+                                                           regions=cfg.regions, contrast=cfg.contrast, masks=c.masks)
+    references = {k: matrices[k] for k in ("emfacs", "seed004", "generator") if k in matrices}
+    out = against(variants, references, cfg.binarise, digits=3).rename(columns={"source_0": "method",
+                                                                               "source_1": "model"})
+    atomic_to_csv(out, cfg.out / "explanations.csv")
+    return out
+
+
+def explanations_view(explanations: pd.DataFrame) -> pd.DataFrame:
+    return explanations.pivot_table(index=["method", "model"], columns="reference", values="pearson",
+                                    sort=False).round(3)
+
+
+def write_claims(cfg, table, per_emotion, matrices: dict, explanations, c: Classifiers) -> pd.DataFrame:
+    """The chapter's claim check (claims.csv)."""
+    from ..cache import atomic_to_csv
+
+    out = claims(table, per_emotion, matrices, lam=cfg.lam,
+                 explanations=explanations.rename(columns={"method": "source_0", "model": "source_1"}),
+                 att_cos=(c.scores["classifier_wo_au"]["att_cos"], c.scores["classifier_w_au"]["att_cos"]))
+    atomic_to_csv(out, cfg.out / "claims.csv")
+    return out

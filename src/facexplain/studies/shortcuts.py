@@ -16,10 +16,43 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from ..explain import METHODS
+from .settings import Param, resolve
+
 #: methods the sweep explains with by default (one per family, plus IG and SmoothGrad)
 SWEEP_METHODS = ("lrp.epsilon_plus_flat", "gradient", "integrated_gradients", "smoothgrad", "gradcam", "attention")
 #: explanation metrics recorded per method (mu_cue: share of positive relevance in the mark's strip)
 SWEEP_METRICS = ("mu_box", "mu_truth", "cosine", "mu_cue")
+
+#: preset -> values of the parameters left at None
+PRESETS = {
+    "cpu": dict(strengths=[0.0, 0.5, 0.9], n_faces=1000, image_size=64, epochs=12, n_explain=4,
+                methods=SWEEP_METHODS),
+    "paper": dict(strengths=[round(0.1 * i, 1) for i in range(11)], n_faces=3000, image_size=112, epochs=30,
+                  n_explain=20, methods=SWEEP_METHODS),
+}
+
+#: Every parameter of the chapter's notebook: kind and range (checked before any work), default.
+PARAMETERS = {
+    "dataset": Param("str", "synthetic", choices=("synthetic",)),
+    "strengths": Param("floats", None, low=0, high=1),
+    "n_faces": Param("int", None, low=40),
+    "image_size": Param("int", None, low=32),
+    "epochs": Param("int", None, low=1),
+    "methods": Param("strs", None, choices=tuple(METHODS)),
+    "n_explain": Param("int", None, low=1),
+    "alpha": Param("float", 0.01, low=0, high=0.5, low_open=True),
+}
+
+
+def settings(preset: str = "cpu", **given):
+    """Chapter 11's parameters: the given ones, the rest from the preset, every one checked; cfg.sweep is the
+    SweepConfig every step of the sweep depends on."""
+    cfg = resolve("11_shortcuts", PARAMETERS, PRESETS, preset, given)
+    cfg["sweep"] = SweepConfig(n_faces=cfg.n_faces, image_size=cfg.image_size, seed=cfg.seed,
+                               detector_epochs=cfg.epochs, fer_epochs=cfg.epochs, n_explain=cfg.n_explain,
+                               methods=tuple(cfg.methods))
+    return cfg
 
 
 @dataclass(frozen=True)
@@ -48,7 +81,7 @@ class SweepConfig:
             raise ValueError(f"test_fraction must lie in (0, 1); got {self.test_fraction}")
         if int(self.detector_epochs) < 1 or int(self.fer_epochs) < 1 or int(self.n_explain) < 1:
             raise ValueError("detector_epochs, fer_epochs and n_explain must be positive")
-        from .explain import METHODS
+        from ..explain import METHODS
         bad = [m for m in self.methods if m not in METHODS]
         if bad:
             raise ValueError(f"unknown methods {bad}: use names from facexplain.explain.METHODS")
@@ -67,8 +100,8 @@ class StepData:
 
 def step_data(strength: float, config: SweepConfig) -> StepData:
     """Generated faces with shortcut `strength`, split by subject; the clean test set shares faces and split."""
-    from .data import load_dataset
-    from .data.splits import subject_split
+    from ..data import load_dataset
+    from ..data.splits import subject_split
 
     s = float(strength)
     if not 0.0 <= s <= 1.0:
@@ -84,19 +117,19 @@ def step_data(strength: float, config: SweepConfig) -> StepData:
 
 def cue_mask(shape: tuple[int, int]) -> np.ndarray:
     """The strip along the top edge where the generator stamps the shortcut mark (outside every face)."""
-    from .models.au_detector import cue_strip_mask
+    from ..models.au_detector import cue_strip_mask
     return cue_strip_mask(tuple(shape))
 
 
 def _macro_f1(y_true, logits) -> float:
-    from .models.au_detector import f1_table
+    from ..models.au_detector import f1_table
     table = f1_table(np.asarray(y_true), np.asarray(logits) > 0, range(np.asarray(y_true).shape[1]))
     return float(table["f1"].mean())
 
 
 def _explain_rows(net, task, methods, options, cue, **labels) -> list[dict]:
-    from .compare import compare_methods
-    from .metrics.relevance import relevance_masses
+    from .explainers_compared import compare_methods
+    from ..metrics.relevance import relevance_masses
 
     per_image, _, maps = compare_methods(net, task, methods, options, keep_maps=True)
     rows = []
@@ -114,10 +147,10 @@ def sweep_step(strength: float, config: SweepConfig, device: str = "cpu", progre
     """Train (or load) both models at one strength and measure them. Returns (scores, explanations):
     scores rows (model, strength, test: 'shortcut'|'clean', metric, value); explanation rows per image
     (model, strength, method, image, mu_box, mu_truth, cosine, mu_cue), on the test faces with the shortcut."""
-    from .compare import au_task, emotion_task, lrp_box_options
-    from .models import au_detector as det
-    from .models.fer import fer_data, train_fer
-    from .train import predict
+    from .explainers_compared import au_task, emotion_task, lrp_box_options
+    from ..models import au_detector as det
+    from .shared import fer_data, train_fer
+    from ..train import predict
 
     data = step_data(strength, config)
     s = data.strength
@@ -228,10 +261,10 @@ def example_maps(strength: float, config: SweepConfig, method: str = "lrp.epsilo
     """Maps of the (cached) emotion classifier trained at `strength` on the first `n` marked test faces it gets
     right, and of the strength-0 classifier on the same faces without the mark: dict(images, maps, clean_images,
     clean_maps, labels), for the chapter's before/after figure."""
-    from .compare import lrp_box_options
-    from .explain import explain
-    from .models.fer import fer_data, train_fer
-    from .train import predict
+    from .explainers_compared import lrp_box_options
+    from ..explain import explain
+    from .shared import fer_data, train_fer
+    from ..train import predict
 
     opts = lrp_box_options(-2.0, 2.0).get(method, {})
     out, pick = {}, None
@@ -300,5 +333,93 @@ def chapter11_claims(table, detected, alpha: float = 0.01):
     return pd.DataFrame(rows, columns=["claim", "paper", "ours", "verdict"])
 
 
-__all__ = ["SWEEP_METHODS", "SWEEP_METRICS", "SweepConfig", "StepData", "step_data", "cue_mask", "sweep_step",
+# --- the chapter's steps, as its notebook runs them -----------------------------------------------------------
+
+def mark_figure(config: SweepConfig):
+    """One test face per emotion with the mark always on (strength 1): where the mark sits codes the emotion."""
+    import matplotlib.pyplot as plt
+
+    demo = step_data(1.0, config)
+    fig, axes = plt.subplots(1, 7, figsize=(10, 1.9))
+    for ax, emo in zip(axes, sorted(set(demo.test.emotion))):
+        i = int(np.flatnonzero(demo.test.emotion == emo)[0])
+        ax.imshow(demo.test.images[i], cmap="gray", vmin=0, vmax=255)
+        ax.set_title(emo, fontsize=8)
+        ax.axis("off")
+    return fig
+
+
+def run(cfg):
+    """The sweep over the chapter's strengths (shortcut_sweep.csv, shortcut_sweep_per_image.csv):
+    (scores, per_image, table)."""
+    from ..cache import atomic_to_csv
+
+    scores, per_image = shortcut_sweep(cfg.strengths, cfg.sweep, device=cfg.device)
+    table = sweep_table(scores, per_image)
+    atomic_to_csv(table.round(4), cfg.out / "shortcut_sweep.csv")
+    atomic_to_csv(per_image.round(4), cfg.out / "shortcut_sweep_per_image.csv")
+    return scores, per_image, table
+
+
+def scores_view(table):
+    """Each model's score per strength, on test faces with the mark and on the same faces without it."""
+    return table.drop_duplicates(["model", "strength"])[["model", "score", "strength", "score_shortcut_test",
+                                                         "score_clean_test"]].round(3)
+
+
+def metric_tables(table) -> dict:
+    """Per explanation metric: (model, method) x strength."""
+    wide = table.pivot_table(index=["model", "method"], columns="strength", values=list(SWEEP_METRICS), sort=False)
+    return {metric: wide[metric].round(3) for metric in SWEEP_METRICS}
+
+
+def example_figure(cfg, method: str = "lrp.epsilon_plus_flat", n: int = 4):
+    """LRP maps of the clean and the shortcut classifier on the same test faces (without / with the mark)."""
+    import matplotlib.pyplot as plt
+
+    from ..viz.compare import colorize
+
+    top = max(cfg.strengths)
+    ex = example_maps(top, cfg.sweep, method, n=n)
+    k = len(ex["images"])
+    fig, axes = plt.subplots(2, 2 * k, figsize=(2.0 * k * 1.2, 3.0))
+    for j in range(k):
+        for r, (img, m, tag) in enumerate(((ex["clean_images"][j], ex["clean_maps"][j], "strength 0"),
+                                           (ex["images"][j], ex["maps"][j], f"strength {top:g}"))):
+            axes[r, 2 * j].imshow(img, cmap="gray", vmin=0, vmax=255)
+            axes[r, 2 * j + 1].imshow(colorize(m))
+            axes[r, 2 * j].set_title(f"{ex['labels'][j]}, {tag}", fontsize=6)
+    for ax in axes.ravel():
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def detect(cfg, per_image):
+    """The strength at which each metric first moves (detection.csv)."""
+    from ..cache import atomic_to_csv
+
+    detected = detection(per_image, alpha=cfg.alpha)
+    atomic_to_csv(detected.round(6), cfg.out / "detection.csv")
+    return detected
+
+
+def detection_view(detected):
+    """(model, method) x metric: the first strength at which the metric moved (NaN: never)."""
+    d = detected.pivot_table(index=["model", "method"], columns="metric", values="detected_at", sort=False,
+                             dropna=False)
+    return d[list(SWEEP_METRICS)]
+
+
+def claims(cfg, table, detected):
+    """The chapter's claim check (claims.csv)."""
+    from ..cache import atomic_to_csv
+
+    out = chapter11_claims(table, detected, cfg.alpha)
+    atomic_to_csv(out, cfg.out / "claims.csv")
+    return out
+
+
+__all__ = ["PARAMETERS", "PRESETS", "settings", "claims", "detect", "detection_view", "example_figure",
+           "mark_figure", "metric_tables", "run", "scores_view", "SWEEP_METHODS", "SWEEP_METRICS", "SweepConfig", "StepData", "step_data", "cue_mask", "sweep_step",
            "shortcut_sweep", "sweep_table", "detection", "example_maps", "chapter11_claims"]

@@ -8,20 +8,40 @@ copied from its Tables 1-3.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from .faces.aus import PAIN_AUS
+from ..faces.aus import PAIN_AUS
+from .settings import Param, resolve
 
 LRP_METHODS = ("lrp.epsilon_plus_flat", "lrp.epsilon_gamma_box", "lrp.epsilon_alpha2_beta1_flat", "lrp.epsilon_plus")
 
-#: preset -> chapter knobs (explicit notebook parameters override these)
+#: preset -> values of the parameters left at None; k_folds "loso" = leave one subject out
 PRESETS = {
     "cpu": dict(n_faces=900, n_shifted=300, epochs=12, k_folds=3, widths=(8, 16, 32, 64), max_per_au=40,
                 composites=LRP_METHODS, n_ranks=4),
     # the paper: leave-one-subject-out, 25 epochs per fold, every correctly detected positive explained
-    "paper": dict(n_faces=6000, n_shifted=2000, epochs=25, k_folds=None, widths=(16, 32, 64, 128), max_per_au=None,
+    "paper": dict(n_faces=6000, n_shifted=2000, epochs=25, k_folds="loso", widths=(16, 32, 64, 128), max_per_au=None,
                   composites=LRP_METHODS, n_ranks=7),
+}
+
+#: Every parameter of the chapter's notebook: kind and range (checked before any work), default.
+PARAMETERS = {
+    "dataset": Param("str", "synthetic", choices=("synthetic", "ckplus", "unbc")),
+    "n_faces": Param("int", None, low=20),
+    "n_shifted": Param("int", None, low=1),
+    "epochs": Param("int", None, low=1),
+    "k_folds": Param("int", None, low=2, choices=("loso",)),
+    "widths": Param("ints", None, low=1),
+    "composites": Param("strs", None, choices=LRP_METHODS),
+    "main_composite": Param("str", "lrp.epsilon_plus_flat", choices=LRP_METHODS),
+    "max_per_au": Param("int", None, low=1, none=True),
+    "shortcut_strength": Param("float", 0.9, low=0, high=1),
+    "n_ranks": Param("int", None, low=1),
+    "cross_dataset": Param("str", None, choices=("ckplus", "unbc"), none=True),
+    "cross_data_dir": Param("path", None, none=True),
 }
 
 # --- the paper's numbers ---------------------------------------------------------------------------------
@@ -41,30 +61,24 @@ PAPER_MU = {
 }
 
 
-def settings(preset: str = "cpu", **given) -> dict:
-    """The preset's knobs, overridden by every explicitly given (non-None) parameter."""
-    from .config import check_preset
+def settings(preset: str = "cpu", **given):
+    """Chapter 01's parameters: the given ones, the rest from the preset, every one checked."""
+    cfg = resolve("01_au_lrp", PARAMETERS, PRESETS, preset, given)
+    cfg["composites"], cfg["widths"] = tuple(cfg.composites), tuple(cfg.widths)
+    return cfg
 
-    out = dict(PRESETS[check_preset(preset)])
-    unknown = set(given) - set(out)
-    if unknown:
-        raise ValueError(f"unknown chapter knob(s) {sorted(unknown)}: expected some of {sorted(out)}")
-    out.update({k: v for k, v in given.items() if v is not None})
-    if isinstance(out["composites"], str):
-        out["composites"] = (out["composites"],)
-    bad = [c for c in out["composites"] if c not in LRP_METHODS]
-    if bad:
-        raise ValueError(f"unknown LRP composite(s) {bad}: use some of {LRP_METHODS}")
-    out["composites"] = tuple(out["composites"])
-    out["widths"] = tuple(out["widths"])
-    return out
+
+def cross_validate(source, detector_config, cfg, device: str = "cpu"):
+    """Subject-wise cross-validation of the detector with the chapter's k_folds (a number, or "loso")."""
+    from ..models.au_detector import cross_validate as run
+    return run(source, detector_config, k=cfg["k_folds"], seed=detector_config.seed, device=device)
 
 
 def load_data(dataset: str = "synthetic", data_dir=None, n_faces: int = 900, n_shifted: int = 300, seed: int = 0,
               shortcut: float = 0.0, cross_dataset: str | None = None, cross_data_dir=None, image_size: int = 112):
     """(source, cross) datasets: synthetic source + shifted domain, or a real dataset (+ an optional real
     cross-domain one, e.g. UNBC). `cross` is None when there is none."""
-    from .data import load_dataset
+    from ..data import load_dataset
 
     if dataset == "synthetic":
         source = load_dataset("synthetic", n=int(n_faces), seed=int(seed), image_size=image_size,
@@ -81,7 +95,7 @@ def load_data(dataset: str = "synthetic", data_dir=None, n_faces: int = 900, n_s
 
 def prevalence(dataset, aus) -> pd.DataFrame:
     """How often each AU occurs (positives, share) in a dataset."""
-    from .models.au_detector import targets_from
+    from ..models.au_detector import targets_from
     y = targets_from(dataset, aus).numpy()
     return pd.DataFrame(dict(au=list(aus), positives=np.nansum(y, 0).astype(int),
                              share=np.round(np.nanmean(y, 0), 3)))
@@ -117,8 +131,8 @@ def mu_beside_paper(summary: pd.DataFrame, composite: str, domain: str, paper_se
 def explanation_masses(model, dataset, index, aus, methods, max_per_au=None, regions=("box", "truth"),
                        device: str = "cpu", extra_masks: dict | None = None):
     """LRP maps and mu for the correctly detected positives among faces `index` (see metrics.relevance)."""
-    from .metrics.relevance import mu_records, relevance_masses
-    from .models.au_detector import inputs_from, predict_logits, targets_from
+    from ..metrics.relevance import mu_records, relevance_masses
+    from ..models.au_detector import inputs_from, predict_logits, targets_from
 
     sub = dataset.subset(np.asarray(index))
     x = inputs_from(sub)
@@ -207,9 +221,9 @@ def shortcut_experiment(cfg, train_idx, test_idx, n_faces: int, seed: int, stren
     fold; F1 on held-out subjects with and without the mark, and LRP mass in the AU boxes and on the mark's strip."""
     import torch
 
-    from .data import load_dataset
-    from .metrics.relevance import mu_summary
-    from .models.au_detector import cue_strip_mask, f1_table, inputs_from, predict_logits, targets_from, \
+    from ..data import load_dataset
+    from ..metrics.relevance import mu_summary
+    from ..models.au_detector import cue_strip_mask, f1_table, inputs_from, predict_logits, targets_from, \
         train_detector
 
     marked = load_dataset("synthetic", n=int(n_faces), seed=int(seed), image_size=image_size, shortcut=float(strength))
@@ -267,7 +281,241 @@ def low_high_panels(sets: dict, au: int, method: str, k: int = 2, region: str = 
     return panels
 
 
-__all__ = ["LRP_METHODS", "PRESETS", "PAPER_F1", "OPENFACE_F1", "PAPER_F1_CROSS", "PAPER_MU", "settings",
+# --- the chapter's steps, as its notebook runs them -----------------------------------------------------------
+
+@dataclass
+class Fit:
+    """The cross-validated detector: folds, F1, the always-present floor, the best fold's model and split."""
+
+    cv: object
+    config: object
+    f1_cv: pd.DataFrame
+    chance: dict
+    best: int
+    train_idx: np.ndarray
+    test_idx: np.ndarray
+    model: object
+
+
+def data(cfg):
+    """(source, cross, detector config): the chapter's faces (and cross-domain set, or None) and the detector's
+    config (the AUs the source set codes, the preset's widths and epochs)."""
+    from ..models.au_detector import DetectorConfig, detector_aus
+
+    source, cross = load_data(cfg.dataset, cfg.data_dir, cfg.n_faces, cfg.n_shifted, cfg.seed,
+                              cross_dataset=cfg.cross_dataset, cross_data_dir=cfg.cross_data_dir)
+    det_cfg = DetectorConfig(aus=detector_aus(source), widths=cfg.widths, epochs=cfg.epochs, seed=cfg.seed)
+    return source, cross, det_cfg
+
+
+def describe(cfg, source, cross, det_cfg) -> str:
+    text = (f"{cfg.dataset}: {len(source)} faces of {len(set(source.subject))} subjects; detector outputs AUs "
+            f"{list(det_cfg.aus)}")
+    if cross is not None:
+        text += f"\ncross-domain set: {len(cross)} faces of {len(set(cross.subject))} subjects"
+    return text
+
+
+def fit_detector(source, det_cfg, cfg) -> Fit:
+    """Subject-wise cross-validation with the chapter's k_folds; the best fold's model is explained further on."""
+    from ..models.au_detector import targets_from
+
+    cv = cross_validate(source, det_cfg, cfg, device=cfg.device)
+    chance = dict(zip(det_cfg.aus, chance_f1(targets_from(source, det_cfg.aus).numpy())))
+    best, train_idx, test_idx = fold_of_best(cv)
+    return Fit(cv, det_cfg, cv.mean_f1(), chance, best, train_idx, test_idx, cv.models[best])
+
+
+def table1(fit: Fit) -> pd.DataFrame:
+    """Table 1 analog: F1 per AU beside the paper's ResNet and OpenFace, with the always-present floor."""
+    t = f1_beside_paper(fit.f1_cv, PAPER_F1, OPENFACE_F1)
+    t["always_present"] = [fit.chance[a] for a in t.au]
+    return t.round(3)
+
+
+def table1_note(fit: Fit) -> str:
+    per_fold = fit.cv.per_fold.groupby("fold").f1.mean().round(3).tolist()
+    return (f"mean F1 {fit.f1_cv.f1.mean():.3f} (paper ResNet {np.mean(list(PAPER_F1.values())):.3f}); "
+            f"best fold {fit.best} (mean F1 per fold: {per_fold})")
+
+
+def cross_domain(fit: Fit, cross, cfg):
+    """(F1 per AU on the cross-domain set, Table 2 analog), or (None, None) without one."""
+    from ..models.au_detector import detector_aus, f1_table, inputs_from, predict_logits, targets_from
+
+    if cross is None:
+        return None, None
+    aus = fit.config.aus
+    cross_aus = tuple(a for a in aus if a in detector_aus(cross, aus))
+    pred = (predict_logits(fit.model, inputs_from(cross), cfg.device) > 0).numpy()
+    f1_cross = f1_table(targets_from(cross, aus).numpy(), pred, aus).query("au in @cross_aus")
+    table2 = f1_beside_paper(f1_cross, PAPER_F1_CROSS)
+    table2.insert(2, "ours_in_domain", [fit.f1_cv.set_index("au").f1[a] for a in table2.au])
+    return f1_cross, table2.round(3)
+
+
+def f1_figure(fit: Fit, f1_cross=None):
+    """F1 per pain AU: ours (CV, cross-domain) beside the paper's."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3))
+    bars = pd.DataFrame({"ours, CV": fit.f1_cv.set_index("au").f1, "paper, CV": pd.Series(PAPER_F1)})
+    if f1_cross is not None:
+        bars["ours, cross-domain"] = f1_cross.set_index("au").f1
+        bars["paper, cross-domain (UNBC)"] = pd.Series(PAPER_F1_CROSS)
+    bars.loc[list(fit.config.aus)].plot.bar(ax=ax, width=0.8)
+    ax.set(xlabel="AU", ylabel="F1", ylim=(0, 1), title="F1 per pain AU")
+    ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
+@dataclass
+class Explained:
+    """LRP maps and mu of the best fold's held-out faces, per composite (main: the one used further on)."""
+
+    faces: object
+    records: pd.DataFrame
+    maps: dict
+    methods: tuple
+    main: str
+    picks: dict
+
+
+def explain_heldout(fit: Fit, source, cfg) -> Explained:
+    """Every composite on the held-out correctly detected positives; mu in the AU box, the true region and the strip
+    where the shortcut mark goes; picks: per AU the face of median mu (for the figure)."""
+    from ..models.au_detector import cue_strip_mask
+
+    methods = cfg.composites
+    main = cfg.main_composite if cfg.main_composite in methods else methods[0]
+    strip = cue_strip_mask(source.images.shape[1:])
+    faces, records, maps = explanation_masses(fit.model, source, fit.test_idx, fit.config.aus, methods,
+                                              max_per_au=cfg.max_per_au, device=cfg.device,
+                                              extra_masks={"mark": strip})
+    picks = {}
+    for au, g in records[records.composite == main].groupby("au"):
+        g = g.dropna(subset=["mu_box"]).sort_values(["mu_box", "index"])
+        picks[au] = int(g["index"].iloc[len(g) // 2])
+    return Explained(faces, records, maps, methods, main, picks)
+
+
+def mu_all(fit: Fit, held: Explained, cross, cfg) -> pd.DataFrame:
+    """mu per AU, composite and region on the source domain (and on the cross-domain set with the main composite)."""
+    from ..metrics.relevance import mu_summary
+
+    parts = [mu_summary(held.records, shortcut=0.0, domain="source")]
+    if cross is not None:
+        _, cross_records, _ = explanation_masses(fit.model, cross, np.arange(len(cross)), fit.config.aus, [held.main],
+                                                 max_per_au=cfg.max_per_au, device=cfg.device)
+        parts.append(mu_summary(cross_records, shortcut=0.0, domain="cross"))
+    return pd.concat(parts, ignore_index=True)
+
+
+def mu_tables(mu: pd.DataFrame, main: str) -> dict[str, pd.DataFrame]:
+    """Table 3 analog (main composite, source domain), mu per composite, and the cross-domain table if any."""
+    from ..viz.au_lrp import short
+
+    out = {f"{short(main)}, held-out faces of the source domain": mu_beside_paper(mu, main, "source", "Actor Study")}
+    wide = mu[(mu.domain == "source") & mu.region.isin(["box", "truth"])].pivot_table(
+        index="au", columns=["region", "composite"], values="mu")
+    wide.columns = [f"{r}:{short(c)}" for r, c in wide.columns]
+    out["mu per composite"] = wide
+    if (mu.domain == "cross").any():
+        out["cross domain"] = mu_beside_paper(mu, main, "cross", "UNBC")
+    return {k: v.round(3) for k, v in out.items()}
+
+
+def mu_figure(mu: pd.DataFrame, aus):
+    """mu in the AU box per AU and composite, with the paper's Actor Study values."""
+    import matplotlib.pyplot as plt
+
+    from ..viz.au_lrp import short
+
+    fig, ax = plt.subplots(figsize=(7, 3))
+    src = mu[(mu.domain == "source") & (mu.region == "box")]
+    src.pivot_table(index="au", columns="composite", values="mu").rename(columns=short).plot.bar(ax=ax, width=0.8)
+    ax.plot(range(len(aus)), [PAPER_MU["Actor Study"].get(a, (np.nan,))[0] for a in aus], "k_", ms=18,
+            mew=2, label="paper (Actor Study)")
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+    ax.set(xlabel="AU", ylabel="mu (box)", ylim=(0, 1), title="Relevance mass in the AU box")
+    ax.legend(fontsize=7, ncol=3)
+    return fig
+
+
+def shortcut_run(cfg, fit: Fit, held: Explained):
+    """The planted-cue experiment on the best fold (generated faces only): dict(run, table, numbers) or None."""
+    if cfg.dataset != "synthetic":
+        return None
+    sc = shortcut_experiment(fit.config, fit.train_idx, fit.test_idx, cfg.n_faces, cfg.seed, cfg.shortcut_strength,
+                             held.main, max_per_au=cfg.max_per_au, device=cfg.device)
+    table = shortcut_table(fit.cv.per_fold[fit.cv.per_fold.fold == fit.best], held.records, sc, held.main,
+                           cfg.shortcut_strength)
+    return dict(run=sc, table=table, numbers=shortcut_numbers(table, cfg.shortcut_strength))
+
+
+def shortcut_note(sc, fit: Fit, held: Explained) -> str:
+    from ..viz.au_lrp import short
+
+    if sc is None:
+        return "the shortcut experiment needs generated faces (dataset='synthetic')"
+    return (f"{short(held.main)}; fold {fit.best}; {sc['run']['marked_share']:.0%} of the held-out faces carry the "
+            f"mark; means over AUs: {({k: round(float(v), 3) for k, v in sc['numbers'].items()})}")
+
+
+def shortcut_view(sc):
+    """The shortcut table (per AU: F1 and mu of the clean and the cue model), or None without the experiment."""
+    return None if sc is None else sc["table"].round(3)
+
+
+def low_high_figure(sc, held: Explained, cfg):
+    """Fig. 2 analog: the lowest- and highest-mu heatmaps of one AU, clean and shortcut model (None without)."""
+    import matplotlib.pyplot as plt
+
+    from ..viz.au_lrp import low_high_figure as draw, short
+
+    if sc is None or not len(sc["run"]["records"]):
+        return None
+    run = sc["run"]
+    counts = run["records"].groupby("au").size()
+    fig_au = 4 if counts.get(4, 0) >= 4 else int(counts.idxmax())
+    panels = low_high_panels({"clean": (held.faces, held.records, held.maps),
+                              f"shortcut {cfg.shortcut_strength:.0%}": (run["dataset"], run["records"], run["maps"])},
+                             fig_au, held.main)
+    fig = draw(panels)
+    plt.suptitle(f"AU{fig_au}: lowest and highest mu ({short(held.main)})", fontsize=9, y=1.02)
+    return fig
+
+
+def write_tables(cfg, fit: Fit, f1_cross, mu: pd.DataFrame, held: Explained, sc) -> pd.DataFrame:
+    """f1_per_au.csv, mu_per_au.csv, shortcut_per_au.csv and claims.csv in results_dir; returns the claims."""
+    from ..cache import atomic_to_csv
+
+    best = fit.cv.per_fold[fit.cv.per_fold.fold == fit.best]
+    f1_rows = [fit.f1_cv.assign(split="cv_mean")]
+    if f1_cross is not None:
+        f1_rows.append(f1_cross.assign(split="cross_domain"))
+    if sc is not None:
+        s = cfg.shortcut_strength
+        f1_rows += [best[["au", "f1", "support"]].assign(split="clean_best_fold"),
+                    sc["run"]["f1"].assign(split=f"shortcut_{s}"),
+                    sc["run"]["f1_without_mark"].assign(split=f"shortcut_{s}_without_mark")]
+    f1_out = pd.concat(f1_rows, ignore_index=True)[["au", "f1", "support", "split"]]
+    mu_out = pd.concat([mu] + ([sc["run"]["summary"]] if sc is not None else []), ignore_index=True)
+    mu_out = mu_out[mu_out.region.isin(["box", "truth"])][["au", "composite", "mu", "n", "region", "shortcut",
+                                                           "domain", "area"]]
+    main_mu = held.records[held.records.composite == held.main].groupby("au")[["mu_box", "area_box"]].mean()
+    table = claims(fit.f1_cv, f1_cross, main_mu.reset_index(), fit.chance, None if sc is None else sc["numbers"])
+    tables = {"f1_per_au.csv": f1_out, "mu_per_au.csv": mu_out, "claims.csv": table}
+    if sc is not None:
+        tables["shortcut_per_au.csv"] = sc["table"]
+    for name, df in tables.items():
+        atomic_to_csv(df.round(4), cfg.out / name)
+    return table
+
+
+__all__ = ["Explained", "Fit", "LRP_METHODS", "PARAMETERS", "PRESETS", "cross_domain", "cross_validate", "data",
+           "describe", "explain_heldout", "f1_figure", "fit_detector", "low_high_figure", "mu_all", "mu_figure",
+           "mu_tables", "shortcut_note", "shortcut_run", "shortcut_view", "table1", "table1_note", "write_tables", "PAPER_F1", "OPENFACE_F1", "PAPER_F1_CROSS", "PAPER_MU", "settings",
            "load_data", "prevalence", "chance_f1", "f1_beside_paper", "mu_beside_paper", "explanation_masses",
            "fold_of_best", "claims", "shortcut_experiment", "shortcut_table", "shortcut_numbers",
            "low_high_panels"]

@@ -1,4 +1,4 @@
-"""Emotion x AU matrices on one axis and their agreement (facexplain.codebook_compare), on hand-made inputs."""
+"""Emotion x AU matrices on one axis and their agreement (facexplain.studies.codebooks), on hand-made inputs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from facexplain import codebook_compare as cc
+from facexplain.metrics.relevance import relevance_masses
+from facexplain.studies import codebooks as cc
 from facexplain.faces import EMOTIONS, GENERATOR_AUS
 
 
@@ -120,13 +121,13 @@ def test_region_mass_and_attribution_matrix_on_hand_made_maps():
     masks = np.zeros((2, 2, 4, 4), bool)
     masks[:, 0, :2, :2] = True               # region 0: a quarter of the image
     masks[:, 1, 2:, 2:] = True               # region 1: another quarter
-    mu = cc.region_mass(maps, masks, density=False)
+    mu = relevance_masses(maps, masks)
     assert mu[0].tolist() == [0.75, 0.25] and mu[1].tolist() == [0.25, 0.25]
-    mw = cc.region_mass(maps, masks, density=True)
+    mw = relevance_masses(maps, masks, area_normalised=True)
     assert mw[0].tolist() == [3.0, 1.0] and mw[1].tolist() == [1.0, 1.0]      # uniform map -> 1
     empty = masks.copy()
     empty[1, 1] = False
-    assert np.isnan(cc.region_mass(maps, empty)[1, 1])
+    assert np.isnan(relevance_masses(maps, empty)[1, 1])
     # per emotion: mean over faces, each row scaled to its maximum
     emo = np.array(list(EMOTIONS) + ["anger"])
     mass = np.tile([[2.0, 1.0]], (7, 1))
@@ -136,7 +137,7 @@ def test_region_mass_and_attribution_matrix_on_hand_made_maps():
     c = cc.attribution_matrix(mass, emo, (4, 7), contrast=True)   # only what exceeds the mean over emotions
     assert c.loc["anger"].tolist() == [1.0, 0.0] and c.loc["fear"].sum() == 0
     with pytest.raises(ValueError, match="maps must be"):
-        cc.region_mass(maps[0], masks)
+        relevance_masses(maps[0], masks)
 
 
 def test_region_masks_follow_the_landmarks():

@@ -1,4 +1,4 @@
-"""Chapter 10's comparison (facexplain.compare) and chapter 11's sweep pieces (facexplain.shortcuts), on tiny data."""
+"""Chapter 10's comparison (facexplain.studies.explainers_compared), on tiny data."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from facexplain.compare import Task, au_task, compare_methods, emotion_evidence_aus, emotion_task, score_maps, summarize
+from facexplain.studies.explainers_compared import Task, au_task, compare_methods, emotion_evidence_aus, emotion_task, score_maps, summarize
 
 
 def _masks():
@@ -99,37 +99,8 @@ def test_au_task_rejects_unknown_au(faces, tiny_resnet):
         au_task(det, torch.zeros(len(faces), 1, 48, 48), faces, y, y, aus=(4,))
 
 
-def test_shortcut_step_data_keeps_the_faces_and_drops_only_the_mark():
-    from facexplain.shortcuts import SweepConfig, cue_mask, step_data
-    cfg = SweepConfig(n_faces=40, image_size=48)
-    d = step_data(1.0, cfg)
-    assert d.test.extra["shortcut"].all() and not d.clean_test.extra["shortcut"].any()
-    assert set(d.train.subject).isdisjoint(d.test.subject)
-    diff = d.test.images.astype(int) != d.clean_test.images.astype(int)
-    cue = cue_mask((48, 48))
-    assert diff.any() and not diff[:, ~cue].any()          # the faces are the same except in the mark's strip
-    with pytest.raises(ValueError, match="probability"):
-        step_data(1.5, cfg)
-    with pytest.raises(ValueError, match="unknown methods"):
-        SweepConfig(methods=("nope",))
-
-
-def test_detection_finds_a_shifted_metric():
-    import pandas as pd
-    from facexplain.shortcuts import detection
-    rng = np.random.default_rng(0)
-    rows = []
-    for s, shift in ((0.0, 0.0), (0.5, 0.0), (0.9, 0.4)):
-        for j in range(20):
-            rows.append(dict(model="m", method="g", strength=s, image=j, mu_box=0.6 - shift + 0.01 * rng.normal(),
-                             mu_truth=0.5 + 0.01 * rng.normal(), cosine=0.5 + 0.01 * rng.normal(), mu_cue=0.01 + shift + 0.001 * rng.normal()))
-    det = detection(pd.DataFrame(rows)).set_index("metric")
-    assert det.loc["mu_box", "detected_at"] == 0.9 and det.loc["mu_cue", "detected_at"] == 0.9
-    assert np.isnan(det.loc["mu_truth", "detected_at"])
-
-
 def test_widget_views_cover_every_face_and_target(faces, au_setup):
-    from facexplain.compare import widget_views
+    from facexplain.studies.explainers_compared import widget_views
     det, x, y, task = au_setup
     src = dict(test=faces, inputs=x, y_pred=y)
     out = widget_views({"det": det}, {"det": task}, {"det": src}, ["gradient", "attention"], {}, n_faces=2)

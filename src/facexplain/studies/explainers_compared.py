@@ -16,12 +16,42 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..explain import METHODS
+from .settings import Param, resolve
+
 #: metric columns of the per-image table, in display order
 METRICS = ("mu_box", "mu_truth", "cosine", "pointing", "rank_accuracy")
 #: every method chapter 10 compares (LRP composites, captum, grad-cam, the attention tap)
 ALL_METHODS = ("lrp.epsilon_plus_flat", "lrp.epsilon_gamma_box", "lrp.epsilon_alpha2_beta1_flat", "lrp.epsilon_plus",
                "gradient", "gradient_x_input", "integrated_gradients", "smoothgrad",
                "gradcam", "gradcam++", "layercam", "attention")
+
+#: preset -> values of the parameters left at None
+PRESETS = {"cpu": dict(n_per_au=4, n_per_class=4, n_sanity=4, widget_faces=2, methods=ALL_METHODS),
+           "paper": dict(n_per_au=40, n_per_class=40, n_sanity=16, widget_faces=4, methods=ALL_METHODS)}
+
+#: Every parameter of the chapter's notebook: kind and range (checked before any work), default.
+PARAMETERS = {
+    "dataset": Param("str", "synthetic", choices=("synthetic",)),
+    "methods": Param("strs", None, choices=tuple(METHODS)),
+    "fer_lam": Param("float", 0.0, low=0, none=True),
+    "n_per_au": Param("int", None, low=1),
+    "n_per_class": Param("int", None, low=1),
+    "n_sanity": Param("int", None, low=1),
+    "sanity_threshold": Param("float", 0.5, low=-1, high=1),
+    "sanity_methods": Param("strs", None, choices=tuple(METHODS), none=True),
+    "widget_faces": Param("int", None, low=1),
+    "train_faces": Param("int", None, low=40, none=True),
+    "train_epochs": Param("int", None, low=1, none=True),
+}
+
+
+def settings(preset: str = "cpu", **given):
+    """Chapter 10's parameters: the given ones, the rest from the preset, every one checked (sanity_methods
+    defaults to the compared methods). Ground-truth regions exist only for generated faces: dataset="synthetic"."""
+    cfg = resolve("10_explainers_compared", PARAMETERS, PRESETS, preset, given)
+    cfg["sanity_methods"] = list(cfg.methods if cfg.sanity_methods is None else cfg.sanity_methods)
+    return cfg
 
 
 @dataclass
@@ -68,8 +98,8 @@ def _per_image(fn, maps, masks) -> np.ndarray:
 def score_maps(maps, box, truth, au_map) -> dict[str, np.ndarray]:
     """Per-image scores of maps (N, H, W): mu in the box, mu in the true region, cosine to the AU map, pointing game
     and rank accuracy on the true region. Undefined values (no positive relevance, empty region) are NaN."""
-    from .metrics.maps import map_cosine
-    from .metrics.relevance import pointing_game, relevance_masses, relevance_rank_accuracy
+    from ..metrics.maps import map_cosine
+    from ..metrics.relevance import pointing_game, relevance_masses, relevance_rank_accuracy
 
     maps = np.asarray(maps.detach().cpu() if hasattr(maps, "detach") else maps, np.float64)
     maps = np.nan_to_num(maps, nan=0.0, posinf=0.0, neginf=0.0)
@@ -93,7 +123,7 @@ def compare_methods(model, task: Task, methods=ALL_METHODS, method_options: dict
     maps[method] the (N, H, W) float32 maps when keep_maps."""
     import pandas as pd
 
-    from .explain import explain
+    from ..explain import explain
 
     if isinstance(methods, str):
         methods = [methods]
@@ -148,9 +178,9 @@ def au_task(model, inputs: torch.Tensor, dataset, y_true, y_pred, n_per_au: int 
             name: str = "au_detector") -> Task:
     """AU-detector task: for every detector AU, the first `n_per_au` correctly detected positives of `dataset`,
     each explained at that AU's logit; references: the AU's landmark box, its true region, its AU map."""
-    from .faces import au_map
-    from .faces.regions import au_box_mask
-    from .metrics.relevance import correct_positives
+    from ..faces import au_map
+    from ..faces.regions import au_box_mask
+    from ..metrics.relevance import correct_positives
 
     det_aus = tuple(getattr(model, "aus"))
     aus = det_aus if aus is None else tuple(dict.fromkeys(int(a) for a in aus))
@@ -179,7 +209,7 @@ def au_task(model, inputs: torch.Tensor, dataset, y_true, y_pred, n_per_au: int 
 def emotion_evidence_aus(emotion: str, active_aus, codebooks=("emfacs", "seed004")) -> list[int]:
     """The AUs on a face that are evidence for its emotion: its active AUs that a codebook lists for the emotion
     (the generator's prototype and often-added AUs); all the codebook's AUs if none is active."""
-    from .faces import codebook
+    from ..faces import codebook
 
     listed = [a for name in codebooks for a in codebook(name).get(str(emotion), ())]
     listed = list(dict.fromkeys(listed))
@@ -192,9 +222,9 @@ def emotion_task(model, inputs: torch.Tensor, dataset, y_true, y_pred, classes, 
     """Emotion-classifier task: for every non-neutral class, the first `n_per_class` correctly classified faces,
     explained at their class logit; references: the union of the boxes / true regions of the face's AUs that are
     evidence for its emotion, and seed 004's AU map of the emotion (`codebook`)."""
-    from .faces import codebook as get_codebook
-    from .faces.regions import au_box_mask
-    from .models.au_maps import au_maps
+    from ..faces import codebook as get_codebook
+    from ..faces.regions import au_box_mask
+    from ..models.au_maps import au_maps
 
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     classes = tuple(classes)
@@ -233,9 +263,9 @@ def widget_views(models: dict, tasks: dict, sources: dict, methods, options: dic
     The faces are the first `n_faces` distinct faces of each task; targets are every output of the model (each AU
     of the detector, each emotion of the classifier), explained by every method in one batched call per method.
     models, tasks, sources and options are keyed by model name (options: method -> explain() options)."""
-    from .explain import explain
-    from .faces.aus import au_number
-    from .viz.compare import map_tiles, png_bytes
+    from ..explain import explain
+    from ..faces.aus import au_number
+    from ..viz.compare import map_tiles, png_bytes
 
     out = {}
     for name, task in tasks.items():
@@ -364,64 +394,144 @@ def chapter10_claims(summary, verdicts, threshold: float = 0.5):
     return pd.DataFrame(rows, columns=["claim", "paper", "ours", "verdict"])
 
 
-# --- the book's trained models, from the chapters' cache --------------------------------------------------------
-
-def chapter01_detector(preset: str = "cpu", seed: int = 0, device: str = "cpu", n_faces: int | None = None,
-                       epochs: int | None = None):
-    """Chapter 01's AU detector (its preset's data, config and subject-wise CV; weights from the cache when the
-    chapter ran before): the best fold's model and its held-out faces. n_faces/epochs override the chapter's preset
-    (quick tests only: a different model is then trained).
-    Returns dict(model, test (FaceDataset), inputs, y_true, y_pred, fold, config)."""
-    from . import au_lrp
-    from .config import check_preset
-    from .models import au_detector as det
-
-    knobs = au_lrp.settings(check_preset(preset), n_faces=n_faces, epochs=epochs)
-    k = None if preset == "paper" else knobs["k_folds"]
-    source, _ = au_lrp.load_data("synthetic", None, knobs["n_faces"], knobs["n_shifted"], seed)
-    cfg = det.DetectorConfig(aus=det.detector_aus(source), widths=knobs["widths"], epochs=knobs["epochs"], seed=seed)
-    cv = det.cross_validate(source, cfg, k=k, seed=seed, device=device)
-    best, _, test_idx = au_lrp.fold_of_best(cv)
-    model = cv.models[best].cpu().eval()
-    test = source.subset(test_idx)
-    x = det.inputs_from(test)
-    y_true = det.targets_from(test, cfg.aus).numpy()
-    y_pred = (det.predict_logits(model, x).numpy() > 0).astype(float)
-    return dict(model=model, test=test, inputs=x, y_true=y_true, y_pred=y_pred, fold=best, config=cfg)
-
-
-def chapter04_classifier(preset: str = "cpu", seed: int = 0, device: str = "cpu", lam: float | None = 0.0,
-                         codebook: str = "seed004", n_faces: int | None = None, epochs: int | None = None):
-    """Chapter 04's emotion classifier (its preset's data and training; lam=0: the plain "w/o AU" model, None: the
-    chapter's "w/ AU" lambda) and its test faces; n_faces/epochs override the preset (quick tests only).
-    Returns dict(model, test, inputs, y_true, y_pred, classes, data, lam)."""
-    from .data import load_dataset
-    from .data.splits import subject_split
-    from .models import fer
-    from .train import predict
-
-    knobs = fer.settings(preset, n_faces=n_faces, epochs=epochs)
-    lam = knobs["lam"] if lam is None else float(lam)
-    size = knobs["image_size"]
-    data = fer.load_fer_data("synthetic", None, n_faces=knobs["n_faces"], seed=seed, image_size=size,
-                             codebook=codebook, test_fraction=0.3)
-    model = fer.train_fer(data, lam=lam, layer="layer4", epochs=knobs["epochs"], seed=seed, device=device).eval()
-    ds = load_dataset("synthetic", n=knobs["n_faces"], seed=seed, image_size=size)
-    _, te = subject_split(ds.subject, test_fraction=0.3, seed=seed)
-    test = ds.subset(te)
-    if not np.array_equal(test.images, data.images_test):
-        raise RuntimeError("chapter 04's test faces could not be rebuilt: load_fer_data's split changed")
-    y_pred = predict(model, data.x_test).argmax(1).numpy()
-    return dict(model=model, test=test, inputs=data.x_test, y_true=data.y_test.numpy(), y_pred=y_pred,
-                classes=data.classes, data=data, lam=lam)
-
-
 def lrp_box_options(low: float, high: float) -> dict:
     """explain() options for lrp.epsilon_gamma_box: the input range the model's inputs are normalised to
     (the AU detector: 0..1; the emotion classifier: (0 - 0.5) / 0.25 .. (1 - 0.5) / 0.25 = -2..2)."""
     return {"lrp.epsilon_gamma_box": dict(low=float(low), high=float(high))}
 
 
-__all__ = ["METRICS", "ALL_METHODS", "Task", "score_maps", "compare_methods", "chance_scores", "summarize", "au_task",
-           "emotion_evidence_aus", "emotion_task", "widget_views", "chapter10_claims", "chapter01_detector", "chapter04_classifier",
-           "lrp_box_options"]
+# --- the chapter's steps, as its notebook runs them -----------------------------------------------------------
+
+def trained_models(cfg):
+    """(chapter 01's detector, chapter 04's classifier) as dicts (see studies.shared), from the chapters' cache."""
+    from .shared import chapter01_detector, chapter04_classifier
+
+    det = chapter01_detector(cfg.preset, cfg.seed, cfg.device, n_faces=cfg.train_faces, epochs=cfg.train_epochs)
+    clf = chapter04_classifier(cfg.preset, cfg.seed, cfg.device, lam=cfg.fer_lam, n_faces=cfg.train_faces,
+                               epochs=cfg.train_epochs)
+    return det, clf
+
+
+def describe(det: dict, clf: dict) -> str:
+    from sklearn.metrics import f1_score
+
+    f1 = f1_score(det["y_true"], det["y_pred"], average=None, zero_division=0)
+    return (f"AU detector (chapter 1, fold {det['fold']}): {len(det['test'])} held-out faces, "
+            f"F1 per AU {dict(zip(det['config'].aus, f1.round(2)))}\n"
+            f"emotion classifier (chapter 4, lambda={clf['lam']}): {len(clf['test'])} test faces, "
+            f"accuracy {(clf['y_pred'] == clf['y_true']).mean():.3f}")
+
+
+def tasks_of(cfg, det: dict, clf: dict):
+    """(tasks, models, options) keyed "au_detector" / "emotion". EpsilonGammaBox needs each model's input range:
+    [0, 1] for the detector, (0 - 0.5) / 0.25 .. (1 - 0.5) / 0.25 for the classifier."""
+    tasks = {"au_detector": au_task(det["model"], det["inputs"], det["test"], det["y_true"], det["y_pred"],
+                                    n_per_au=cfg.n_per_au),
+             "emotion": emotion_task(clf["model"], clf["inputs"], clf["test"], clf["y_true"], clf["y_pred"],
+                                     clf["classes"], n_per_class=cfg.n_per_class)}
+    models = {"au_detector": det["model"], "emotion": clf["model"]}
+    options = {"au_detector": lrp_box_options(0.0, 1.0), "emotion": lrp_box_options(-2.0, 2.0)}
+    return tasks, models, options
+
+
+def compare_all(cfg, tasks: dict, models: dict, options: dict):
+    """Every method on every task, with the chance maps (explainers.csv, explainers_per_image.csv):
+    (summary, per_image, timing, maps by task)."""
+    import pandas as pd
+
+    from ..cache import atomic_to_csv
+
+    per_image, timing, maps = [], [], {}
+    for name, task in tasks.items():
+        p, t, maps[name] = compare_methods(models[name], task, cfg.methods, options[name])
+        per_image += [p, chance_scores(task, cfg.seed)]
+        timing.append(t)
+    per_image, timing = pd.concat(per_image, ignore_index=True), pd.concat(timing, ignore_index=True)
+    summary = summarize(per_image, timing)
+    atomic_to_csv(summary.round(4), cfg.out / "explainers.csv")
+    atomic_to_csv(per_image.round(4), cfg.out / "explainers_per_image.csv")
+    return summary, per_image, timing, maps
+
+
+def summary_view(summary):
+    return summary[["task", "method", *METRICS, "n"]].round(3)
+
+
+def metrics_figure(summary, tasks: dict):
+    import matplotlib.pyplot as plt
+
+    from ..viz.compare import metric_heatmap
+
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4.6))
+    for ax, name in zip(np.atleast_1d(axes), tasks):
+        metric_heatmap(summary[summary.task == name], ax=ax, title=name.replace("_", " "))
+    fig.tight_layout()
+    return fig
+
+
+def timing_view(timing, methods):
+    """Milliseconds per image, method x task."""
+    t = timing.assign(ms_per_image=1000 * timing.seconds_per_image)
+    return t.pivot(index="method", columns="task", values="ms_per_image").loc[list(methods)].round(1)
+
+
+def browsers(cfg, models: dict, tasks: dict, det: dict, clf: dict, options: dict) -> list:
+    """One kernel-free side-by-side browser per model: every method on a few faces, for every output."""
+    from ..viz.widgets import browser
+
+    views = widget_views(models, tasks, {"au_detector": det, "emotion": clf}, cfg.methods, options, cfg.widget_faces)
+    return [browser(v, controls, title=f"{name.replace('_', ' ')}: every method on one face")
+            for name, (v, controls) in views.items()]
+
+
+def sanity(cfg, tasks: dict, models: dict, options: dict):
+    """The cascading randomisation check on n_sanity faces per model (sanity.csv, sanity_verdicts.csv):
+    (per step table, verdicts, every step's map of the first face per (model, method))."""
+    import pandas as pd
+
+    from ..cache import atomic_to_csv
+    from ..metrics.sanity import cascading_randomization, sanity_verdicts
+
+    parts, strips = [], {}
+    for name, task in tasks.items():
+        pick = np.linspace(0, len(task) - 1, cfg.n_sanity).round().astype(int)
+        tab, kept = cascading_randomization(models[name], task.inputs[pick], task.target[pick], cfg.sanity_methods,
+                                            seed=cfg.seed, method_options=options[name], keep_maps=True)
+        parts.append(tab.assign(model=name))
+        strips.update({(name, m): a[:, 0] for m, a in kept.items()})
+    table = pd.concat(parts, ignore_index=True)
+    atomic_to_csv(table[["model", "method", "step", "layer", "spearman", "ssim", "spearman_sd", "ssim_sd"]].round(4),
+                  cfg.out / "sanity.csv")
+    verdicts = pd.concat([sanity_verdicts(g, cfg.sanity_threshold).assign(model=name)
+                          for name, g in table.groupby("model")], ignore_index=True)
+    atomic_to_csv(verdicts.round(4), cfg.out / "sanity_verdicts.csv")
+    return table, verdicts, strips
+
+
+def verdicts_view(verdicts):
+    return verdicts[["model", "method", "spearman_top", "ssim_top", "spearman_full", "ssim_full", "first_drop",
+                     "verdict"]].round(3)
+
+
+def sanity_strip(sanity_table, strips: dict, tasks: dict, methods) -> bytes:
+    """PNG: every randomisation step's map of the first face, per model and method."""
+    from ..viz.compare import sanity_strip as draw
+
+    layers = sanity_table.drop_duplicates("step").sort_values("step")["layer"].tolist()
+    shown = [i for i, n in enumerate(layers) if n in ("none", "fc", "layer4.0", "layer3.0", "layer2.0", "layer1.0",
+                                                      "stem")]
+    return draw({(name, m): strips[(name, m)] for m in methods for name in tasks}, layers, shown)
+
+
+def claims(cfg, summary, verdicts):
+    """The chapter's claim check (claims.csv)."""
+    from ..cache import atomic_to_csv
+
+    table = chapter10_claims(summary, verdicts, cfg.sanity_threshold)
+    atomic_to_csv(table, cfg.out / "claims.csv")
+    return table
+
+
+__all__ = ["PARAMETERS", "PRESETS", "settings", "browsers", "claims", "compare_all", "describe", "metrics_figure",
+           "sanity", "sanity_strip", "summary_view", "tasks_of", "timing_view", "trained_models", "verdicts_view", "METRICS", "ALL_METHODS", "Task", "score_maps", "compare_methods", "chance_scores", "summarize", "au_task",
+           "emotion_evidence_aus", "emotion_task", "widget_views", "chapter10_claims", "lrp_box_options"]

@@ -1,0 +1,250 @@
+"""Chapter 02 (Shingjergji et al.): the Face Game. A landmark AU reader calibrated on generated faces (shared with
+chapter 12 through studies/shared.py), target faces, Jaccard scores and natural-language instructions
+(facexplain.game), the simulated player study with its t-tests, and the AU x emotion matrix of good tries.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from ..cache import atomic_to_csv
+from ..data import load_dataset
+from ..faces import codebook
+from ..game import (PlayerModel, au_emotion_occurrence, instructions, jaccard, long_occurrence, paper_ttest,
+                    simulate_study, ttest)
+from ..game.players import model_table, replay_game
+from ..game.study import claims as study_claims, seed_sweep
+from ..models import geometric_au as geo
+from ..viz import game as gv
+from . import shared
+from .settings import Param, resolve
+
+#: preset -> values of the parameters left at None
+PRESETS = {"cpu": dict(n_train=1000, n_test=400, n_mediapipe=300, n_study_seeds=5),
+           "paper": dict(n_train=3000, n_test=2000, n_mediapipe=1500, n_study_seeds=20)}
+
+#: Every parameter of the chapter's notebook: kind and range (checked before any work), default.
+PARAMETERS = {
+    "dataset": Param("str", "synthetic"),
+    "n_players": Param("int", 36, low=2),
+    "n_targets": Param("int", 6, low=1),
+    "n_tries": Param("int", 5, low=1),
+    "score_threshold": Param("float", 0.33, low=0, high=1),
+    "max_items": Param("int", 3, low=1),
+    "comprehension": Param("float", 0.7, low=0, high=1),
+    "landmark_noise": Param("float", 0.015, low=0),
+    "n_train": Param("int", None, low=20),
+    "n_test": Param("int", None, low=10),
+    "n_study_seeds": Param("int", None, low=0),
+    "n_mediapipe": Param("int", None, low=0),
+}
+
+
+def settings(preset: str = "cpu", **given):
+    """Chapter 02's parameters: the given ones, the rest from the preset, every one checked."""
+    return resolve("02_face_game", PARAMETERS, PRESETS, preset, given)
+
+
+def au_readers(cfg) -> dict:
+    """The landmark AU readers: against each subject's neutral face, against the template, and (n_mediapipe > 0)
+    calibrated on what MediaPipe finds on generated faces (the one for photos)."""
+    readers = {ref: shared.au_reader(cfg.seed, cfg.n_train, neutral=ref) for ref in ("subject", "template")}
+    if cfg.n_mediapipe:
+        readers["mediapipe"] = geo.calibrated_detector(cfg.n_mediapipe, seed=cfg.seed + 7003, neutral="template",
+                                                       landmarks="mediapipe")
+    return readers
+
+
+def f1_table(cfg, readers: dict) -> pd.DataFrame:
+    """F1 per AU of every reader on held-out generated faces, with prevalence and the always-present floor
+    (au_f1.csv)."""
+    test = load_dataset("synthetic", n=cfg.n_test, seed=cfg.seed + 7002)
+    evals = {f"F1 ({ref} reference)": geo.evaluate(readers[ref], test, geo.reference_for(test, ref)).set_index("au")
+             for ref in ("subject", "template")}
+    if "mediapipe" in readers:
+        n = max(cfg.n_mediapipe // 2, 50)
+        mp_lm, found = geo.mediapipe_landmarks(n, cfg.seed + 7004)
+        mp_test = load_dataset("synthetic", n=n, seed=cfg.seed + 7004).subset(np.where(found)[0])
+        evals["F1 (MediaPipe landmarks)"] = geo.evaluate(readers["mediapipe"], mp_test, None,
+                                                         landmarks=mp_lm[found]).set_index("au")
+    first = next(iter(evals.values()))
+    table = pd.DataFrame({k: v.f1 for k, v in evals.items()})
+    table.insert(0, "prevalence", first.prevalence)
+    table["chance F1"] = first.chance_f1
+    table.loc["mean"] = table.mean()
+    atomic_to_csv(table.reset_index(), cfg.out / "au_f1.csv", index=False)
+    return table
+
+
+def coefficient_figure(reader):
+    """What each AU is read from: the reader's standardised weights per landmark measurement."""
+    fig, ax = plt.subplots(figsize=(8, 4.6))
+    sns.heatmap(reader.coefficients(), cmap="vlag", center=0, ax=ax, cbar_kws=dict(label="weight (standardised)"))
+    ax.set_title("what each AU is read from (subject reference)")
+    return fig
+
+
+def read_photo(photo, readers: dict):
+    """(AUs found on the photo by the template reader, its landmarks, a table of what each photo reader finds)."""
+    photo_aus, photo_lm = readers["template"].detect_photo(photo)
+    rows = [dict(reader="template reference (exact-landmark calibration)",
+                 aus=", ".join(f"AU{a} ({v:.1f})" for a, v in sorted(photo_aus.items())))]
+    if "mediapipe" in readers:
+        mp_aus, _ = readers["mediapipe"].detect_photo(photo)
+        rows.append(dict(reader="calibrated on MediaPipe landmarks of generated faces",
+                         aus=", ".join(f"AU{a} ({v:.1f})" for a, v in sorted(mp_aus.items()))))
+    return photo_aus, photo_lm, pd.DataFrame(rows)
+
+
+def targets(cfg, readers: dict) -> dict:
+    """The game's target faces (shared with chapter 12), read by the subject reader on generated faces."""
+    reader = readers["subject" if cfg.dataset == "synthetic" else "template"]
+    return shared.game_targets(reader, cfg.n_targets, cfg.seed, dataset=cfg.dataset, data_dir=cfg.data_dir)
+
+
+def target_sets(targets: dict) -> dict:
+    return {name: t["aus"] for name, t in targets.items()}
+
+
+def emotion_of(targets: dict) -> dict:
+    return {name: t["emotion"] for name, t in targets.items()}
+
+
+def target_table(targets: dict) -> pd.DataFrame:
+    """Each target: its emotion, the AUs the reader finds and the AUs the generator drew."""
+    return pd.DataFrame([dict(target=name, emotion=t["emotion"], detected=" ".join(f"AU{a}" for a in sorted(t["aus"])),
+                              generated=" ".join(f"AU{a}" for a in sorted(t["truth"] or [])))
+                         for name, t in targets.items()])
+
+
+def targets_figure(targets: dict):
+    fig, axes = plt.subplots(1, len(targets), figsize=(1.7 * len(targets), 2.0))
+    for ax, (name, t) in zip(np.atleast_1d(axes), targets.items()):
+        ax.imshow(t["image"], cmap="gray", vmin=0, vmax=255)
+        ax.set_title(name, fontsize=8)
+        ax.axis("off")
+    return fig
+
+
+def instruction_examples(targets: dict, max_items: int) -> pd.DataFrame:
+    """Score and instructions for a few hand-made player AU sets against the targets."""
+    sets = target_sets(targets)
+    examples = [("happiness", set()), ("happiness", {12}), ("happiness", {4, 15}), ("surprise", {1, 2, 25}),
+                ("fear", {6, 12, 25}), ("anger", set(sets.get("anger", {4, 7})))]
+    rows = []
+    for name, player in examples:
+        t = sets.get(name, next(iter(sets.values())))
+        said = instructions(t, player, max_items=max_items)
+        rows.append(dict(target=name, player=" ".join(f"AU{a}" for a in sorted(player)) or "-",
+                         score=round(jaccard(player, t), 3), instructions=" | ".join(said) or "(perfect match)"))
+    return pd.DataFrame(rows)
+
+
+def example_game_figure(targets: dict, max_items: int):
+    """One try against the surprise target, with the instructions drawn on the player's face."""
+    t = targets["surprise"] if "surprise" in targets else next(iter(targets.values()))
+    img, lm = gv.render_player(5, {4: 3.0, 12: 3.0, 25: 2.5})
+    return gv.game_figure(t["image"], t["aus"], img, lm, {4, 12, 25}, max_items=max_items)
+
+
+def player_model(cfg) -> PlayerModel:
+    return PlayerModel(comprehension=cfg.comprehension, max_items=cfg.max_items, landmark_noise=cfg.landmark_noise)
+
+
+def run_study(cfg, targets: dict, readers: dict):
+    """The simulated study (study.csv) and its t-tests beside the paper's (ttest.csv): (study, ttest, side by side)."""
+    study = simulate_study(target_sets(targets), readers["subject"], n_players=cfg.n_players, n_tries=cfg.n_tries,
+                           seed=cfg.seed, model=player_model(cfg))
+    atomic_to_csv(study[["player", "group", "target", "try", "score"]], cfg.out / "study.csv", index=False)
+    tt = ttest(study)
+    atomic_to_csv(tt, cfg.out / "ttest.csv", index=False)
+    side = pd.concat({"ours": tt.set_index("group"), "paper": paper_ttest().set_index("group")}, axis=1)
+    return study, tt, side.swaplevel(axis=1).sort_index(axis=1, level=0).round(3).T
+
+
+def players_table(cfg):
+    return model_table(player_model(cfg))
+
+
+def scores_figure(study, seed: int):
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    sns.pointplot(study, x="try", y="score", hue="group", errorbar=("ci", 95), dodge=0.2, ax=axes[0], seed=seed)
+    axes[0].set_title("mean score per try (95% CI)")
+    sns.pointplot(study, x="target", y="score", hue="group", errorbar=None, ax=axes[1], dodge=0.2)
+    axes[1].set_title("mean score per target")
+    axes[1].tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    return fig
+
+
+def seed_sweep_summary(cfg, targets: dict, readers: dict):
+    """The t-tests over n_study_seeds other player draws (ttest_seeds.csv): t range, share of p < 0.05 and of
+    games that end higher, per group. (None, None) when n_study_seeds is 0."""
+    if not cfg.n_study_seeds:
+        return None, None
+    sweep = seed_sweep(target_sets(targets), readers["subject"], range(cfg.seed + 1, cfg.seed + 1 + cfg.n_study_seeds),
+                       n_players=cfg.n_players, n_tries=cfg.n_tries, model=player_model(cfg))
+    atomic_to_csv(sweep, cfg.out / "ttest_seeds.csv", index=False)
+    summary = sweep.groupby("group").agg(t_mean=("t", "mean"), t_min=("t", "min"), t_max=("t", "max"),
+                                         share_p_below_05=("p", lambda p: (p < 0.05).mean()),
+                                         share_increased=("share_increased", "mean"))
+    return sweep, summary.loc[[g for g in ("all", "instructions", "score") if g in summary.index]].round(3)
+
+
+def occurrence(cfg, study, targets: dict) -> pd.DataFrame:
+    """AU x emotion occurrence over the tries scoring at least score_threshold (au_emotion.csv)."""
+    occ = au_emotion_occurrence(study, cfg.score_threshold, emotion_of=emotion_of(targets))
+    atomic_to_csv(long_occurrence(occ), cfg.out / "au_emotion.csv", index=False)
+    return occ
+
+
+def occurrence_browser(cfg, study, targets: dict):
+    """Kernel-free browser of the AU x emotion matrix over score thresholds (score_threshold among them)."""
+    thresholds = sorted({0.0, 0.2, 0.33, 0.5, 0.67, cfg.score_threshold})
+    return gv.au_emotion_browser(study, thresholds, emotion_of=emotion_of(targets), codebook="emfacs")
+
+
+def top_aus(occ: pd.DataFrame, n: int = 4) -> pd.DataFrame:
+    """Per emotion, the n most frequent AUs among good tries beside the EMFACS codebook's AUs."""
+    top = occ.apply(lambda r: ", ".join(f"{a} {v:.2f}" for a, v in r.dropna().nlargest(n).items()), axis=1)
+    return pd.DataFrame({"top AUs (occurrence)": top, "codebook (emfacs)": [
+        ", ".join(f"AU{a}" for a in codebook("emfacs")[e]) for e in occ.index]})
+
+
+def recorded_games(cfg, study, targets: dict, readers: dict):
+    """A median-skilled player of the instructions group replayed on every target (kernel-free widget)."""
+    instr = study[study.group == "instructions"].groupby("player").skill.first().sort_values()
+    player = int(instr.index[len(instr) // 2])
+    sets = target_sets(targets)
+    recorded = {name: replay_game(sets, readers["subject"], player, name, n_players=cfg.n_players,
+                                  n_tries=cfg.n_tries, seed=cfg.seed, model=player_model(cfg)) for name in sets}
+    return gv.recorded_game(recorded, target_views(targets), max_items=cfg.max_items, seed=cfg.seed)
+
+
+def target_views(targets: dict) -> dict:
+    return {name: (t["image"], t["aus"]) for name, t in targets.items()}
+
+
+def photo_game_figure(targets: dict, photo, photo_lm, photo_aus, max_items: int):
+    """The photo as a player against the happiness target."""
+    t = targets["happiness"] if "happiness" in targets else next(iter(targets.values()))
+    return gv.game_figure(t["image"], t["aus"], photo, photo_lm, set(photo_aus), max_items=max_items,
+                          title="astronaut -> happiness: ")
+
+
+def claims(cfg, f1: pd.DataFrame, tt, occ, photo_aus) -> pd.DataFrame:
+    """The chapter's claim check (game.study.claims) written to claims.csv."""
+    table = study_claims(tt, occ, photo_aus, f1.loc["mean", "F1 (subject reference)"], f1.loc["mean", "chance F1"],
+                         cfg.score_threshold)
+    atomic_to_csv(table, cfg.out / "claims.csv", index=False)
+    return table
+
+
+__all__ = ["PARAMETERS", "PRESETS", "au_readers", "claims", "coefficient_figure", "emotion_of",
+           "example_game_figure", "f1_table", "instruction_examples", "occurrence", "occurrence_browser",
+           "photo_game_figure", "player_model", "players_table", "read_photo", "recorded_games", "run_study",
+           "scores_figure", "seed_sweep_summary", "settings", "target_sets", "target_table", "target_views",
+           "targets", "targets_figure", "top_aus"]
