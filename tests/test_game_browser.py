@@ -284,14 +284,19 @@ def test_phone_width_and_keyboard(page):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
     driver, _ = page
-    driver.set_window_size(430, 900)
+    # headless Chromium will not shrink a window below 500 px: emulate a 430 px phone screen instead
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 430, "height": 900, "deviceScaleFactor": 1, "mobile": False})
     try:
         time.sleep(0.5)
+        assert driver.execute_script("return window.innerWidth;") == 430
         overflow = driver.execute_script("""
             const g = document.getElementById('facegame');
             const wide = [...g.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1);
-            return {scroll: g.scrollWidth - g.clientWidth, wide: wide.map(e => e.id || e.tagName)};""")
-        assert overflow["scroll"] <= 0 and not overflow["wide"], f"the game overflows a 430 px screen: {overflow}"
+            return {page: document.documentElement.scrollWidth, game: g.scrollWidth - g.clientWidth,
+                    wide: wide.map(e => e.id || e.tagName)};""")
+        assert overflow["page"] <= 430 and overflow["game"] <= 0 and not overflow["wide"], \
+            f"the page overflows a 430 px screen: {overflow}"
         unlabelled = driver.execute_script("""
             return [...document.querySelectorAll('#facegame select, #facegame input, #facegame button')]
               .filter(e => !(e.labels && e.labels.length) && !e.textContent.trim() && !e.getAttribute('aria-label'))
@@ -306,7 +311,7 @@ def test_phone_width_and_keyboard(page):
         reached = [i for i in order if i in expected]
         assert reached[:3] == expected, f"tab order from the target picker: {order}"
     finally:
-        driver.set_window_size(1280, 2000)
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 def test_no_console_error_and_no_remote_request(page, server):
