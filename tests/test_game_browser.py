@@ -31,6 +31,7 @@ from facexplain.cache import repo_root
 from facexplain.faces.landmarks import interocular_distance
 from facexplain.game import instructions, jaccard, web
 
+pytestmark = pytest.mark.slow        # builds a page and drives Chromium: minutes
 ROOT = repo_root()
 PAGE = "book/face_game_live"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-dev-shm-usage", "--disable-background-networking",
