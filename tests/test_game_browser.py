@@ -37,6 +37,7 @@ PAGE = "book/face_game_live"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-dev-shm-usage", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-default-apps",
                   "--enable-unsafe-swiftshader",     # WebGL (Face Mesh's image pipeline) on the CPU, no GPU here
+                  "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",   # a test-pattern camera
                   "--window-size=1280,2000"]
 #: Console errors that every page of the book logs, from the theme and config, not from the game (reported to
 #: the book's owners): the browser's favicon probe, the Jupyter Book 1 template declaring Thebe's settings twice,
@@ -230,10 +231,15 @@ def test_reader_in_js_equals_numpy_and_landmarks_agree(page):
             img.onload = () => {
               const c = document.createElement('canvas'); c.width = w; c.height = h;
               c.getContext('2d').drawImage(img, 0, 0);
-              FaceGame.detect(c, w, h).then(f => done(f.map(x => x.pts)), e => done(String(e)));
+              FaceGame.detect(c, w, h).then(f => done(f.map(x => [x.pts, FaceGame.yawDegrees(x.raw)])),
+                                            e => done(String(e)));
             };
             img.src = data;""", _data_url(image), w, h)
         assert isinstance(pts, list) and len(pts) == 1, f"{name}: {pts}"
+        (found, yaw), = pts
+        print(f"{name}: head yaw in the browser {yaw:.1f} degrees (the page refuses beyond {web.MAX_YAW_DEGREES})")
+        assert abs(yaw) < web.MAX_YAW_DEGREES, "a frontal portrait would be refused as a side view"
+        pts = [found]
         js_pts = np.asarray(pts[0])
         js_aus = driver.execute_script("return FaceGame.readAus(arguments[0], arguments[1], null);", model, pts[0])
         py_aus = web.apply_model(model, js_pts)
@@ -266,6 +272,27 @@ def test_no_face_and_two_faces_give_messages_not_scores(page):
     assert kind.endswith("fg-error") and "Two faces" in text
     after = driver.execute_script("return document.querySelectorAll('#fg-tries-body tr').length;")
     assert after == before, "a photo without exactly one face was scored"
+
+
+def test_camera_path_with_a_faceless_test_camera(page):
+    """Start the camera (Chromium's fake device shows a test pattern, no face), take a try: a clear no-face
+    message, no score; stop the camera."""
+    from selenium.webdriver.support.ui import WebDriverWait
+    driver, _ = page
+    before = driver.execute_script("return document.querySelectorAll('#fg-tries-body tr').length;")
+    driver.find_element("id", "fg-cam-start").click()
+    WebDriverWait(driver, 30).until(lambda d: d.find_element("id", "fg-cam-try").is_enabled())
+    assert driver.execute_script("return document.activeElement.id;") == "fg-cam-try"
+    driver.execute_script("document.getElementById('fg-status').className = 'fg-status';")
+    driver.find_element("id", "fg-cam-try").click()
+    WebDriverWait(driver, 180).until(
+        lambda d: d.execute_script(STATUS_DONE_JS)[0].endswith(("fg-ok", "fg-error")))
+    kind, text = driver.execute_script(STATUS_DONE_JS)
+    assert kind.endswith("fg-error") and "No face found in this camera picture" in text, text
+    assert driver.execute_script("return document.querySelectorAll('#fg-tries-body tr').length;") == before
+    driver.find_element("id", "fg-cam-stop").click()
+    assert driver.find_element("id", "fg-cam-start").is_enabled()
+    assert not driver.find_element("id", "fg-cam-try").is_enabled()
 
 
 def test_neutral_photo_becomes_the_reference(page):
