@@ -43,7 +43,7 @@ WIDGETS_DIR = "book/_static/widgets"    # offline copy of the widget manager (ht
 MATHJAX_DIR = "book/_static/mathjax"    # offline MathJax (mathjax_path in _config.yml)
 HTML_MANAGER = "@jupyter-widgets/html-manager@1.0.15"  # matches ipywidgets 8.1 (widget controls 2.0)
 MATHJAX = "mathjax@3.2.2"
-PRESETS = ("cpu", "paper")
+PRESETS = ("cpu", "paper", "paper-smoke")
 
 
 class BookError(Exception):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-PRESETS = ("cpu", "paper")
+PRESETS = ("cpu", "paper", "paper-smoke")   # paper-smoke: paper shapes, tiny counts (tests)
 
 
 def seed_everything(seed: int) -> np.random.Generator:

@@ -28,6 +28,7 @@ PRESETS = {
                 n_seeds=3),
     "paper": dict(n_faces=6000, image_size=224, epochs=60, lam=4.0, lambdas=[0, 1, 2, 3, 4, 5, 6, 8, 10],
                   cam_methods=_CAMS + ["scorecam"], n_seeds=5),
+    "paper-smoke": dict(n_faces=70, epochs=1),       # 224 px, all nine lambdas, 5 seeds, ScoreCAM; tiny counts
 }
 
 

@@ -25,6 +25,7 @@ PRESETS = {
     # the paper: leave-one-subject-out, 25 epochs per fold, every correctly detected positive explained
     "paper": dict(n_faces=6000, n_shifted=2000, epochs=25, k_folds="loso", widths=(16, 32, 64, 128), max_per_au=None,
                   composites=LRP_METHODS, n_ranks=7),
+    "paper-smoke": dict(n_faces=120, n_shifted=24, epochs=1),     # LOSO, paper widths, every positive; tiny counts
 }
 
 #: Every parameter of the chapter's notebook: kind and range (checked before any work), default.
@@ -71,7 +72,8 @@ def settings(preset: str = "cpu", **given):
 def cross_validate(source, detector_config, cfg, device: str = "cpu"):
     """Subject-wise cross-validation of the detector with the chapter's k_folds (a number, or "loso")."""
     from ..models.au_detector import cross_validate as run
-    return run(source, detector_config, k=cfg["k_folds"], seed=detector_config.seed, device=device)
+    return run(source, detector_config, k=cfg["k_folds"], seed=detector_config.seed, device=device,
+               progress=cfg.get("progress", False))
 
 
 def load_data(dataset: str = "synthetic", data_dir=None, n_faces: int = 900, n_shifted: int = 300, seed: int = 0,

@@ -48,6 +48,9 @@ PRESETS = {p: dict({k: au_guided_fer.PRESETS[p][k] for k in ("n_faces", "image_s
                    n_calibration=face_game.PRESETS[p]["n_train"], n_detector_faces=n,
                    other_methods=["attention", "gradcam"])
            for p, n in (("cpu", 600), ("paper", 3000))}
+# paper shapes with tiny counts: chapter 04's smoke classifiers, chapter 02's smoke calibration
+PRESETS["paper-smoke"] = dict({k: au_guided_fer.PRESETS["paper-smoke"][k] for k in ("n_faces", "epochs")},
+                              n_calibration=face_game.PRESETS["paper-smoke"]["n_train"], n_detector_faces=24)
 
 #: Every parameter of the chapter's notebook: kind and range (checked before any work), default.
 PARAMETERS = {

@@ -28,7 +28,8 @@ ALL_METHODS = ("lrp.epsilon_plus_flat", "lrp.epsilon_gamma_box", "lrp.epsilon_al
 
 #: preset -> values of the parameters left at None
 PRESETS = {"cpu": dict(n_per_au=4, n_per_class=4, n_sanity=4, widget_faces=2, methods=ALL_METHODS),
-           "paper": dict(n_per_au=40, n_per_class=40, n_sanity=16, widget_faces=4, methods=ALL_METHODS)}
+           "paper": dict(n_per_au=40, n_per_class=40, n_sanity=16, widget_faces=4, methods=ALL_METHODS),
+           "paper-smoke": dict(n_per_au=1, n_per_class=1, n_sanity=1, widget_faces=1)}   # tests
 
 #: Every parameter of the chapter's notebook: kind and range (checked before any work), default.
 PARAMETERS = {

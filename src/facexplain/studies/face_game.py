@@ -24,7 +24,8 @@ from .settings import Param, resolve
 
 #: preset -> values of the parameters left at None
 PRESETS = {"cpu": dict(n_train=1000, n_test=400, n_mediapipe=300, n_study_seeds=5),
-           "paper": dict(n_train=3000, n_test=2000, n_mediapipe=1500, n_study_seeds=20)}
+           "paper": dict(n_train=3000, n_test=2000, n_mediapipe=1500, n_study_seeds=20),
+           "paper-smoke": dict(n_train=120, n_test=40, n_mediapipe=8, n_study_seeds=2)}   # tests
 
 #: Every parameter of the chapter's notebook: kind and range (checked before any work), default.
 PARAMETERS = {

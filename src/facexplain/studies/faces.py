@@ -22,7 +22,8 @@ from ..viz.widgets import browser, image_to_widget
 from .settings import Param, resolve
 
 #: preset -> values of the parameters left at None
-PRESETS = {"cpu": dict(n_faces=400, n_realism=120), "paper": dict(n_faces=4000, n_realism=1000)}
+PRESETS = {"cpu": dict(n_faces=400, n_realism=120), "paper": dict(n_faces=4000, n_realism=1000),
+           "paper-smoke": dict(n_faces=24, n_realism=4)}   # paper shapes, tiny counts (tests)
 
 #: Every parameter of the chapter's notebook: kind and range (checked before any work), default.
 PARAMETERS = {

@@ -29,6 +29,8 @@ PRESETS = {
     "paper": dict(n_sequences=600, n_frames=16, filters=None, lstm_units=None, fc1=None, epochs=100, lr=1e-4,
                   batch_size=16, n_seeds=10, ks=(468, 234, 128, 64, 32, 16), ig_steps=128, ig_method="riemann_right",
                   ig_samples=None, augmentation="mirror", normalisation="neutral"),
+    # the paper's shapes (16 frames, its architecture tables, 10 seeds, all six k, mirror augmentation), tiny counts
+    "paper-smoke": dict(n_sequences=72, epochs=1, ig_steps=4),
 }
 
 #: Every parameter of the chapter's notebook: kind and range (checked before any work), default.
@@ -163,19 +165,25 @@ def ranking_of(table: pd.DataFrame, emotion: str) -> np.ndarray:
     return t.landmark.to_numpy()
 
 
+def topk_run(job, seqs: SequenceSet, train_idx, test_idx, rankings: dict, settings: TrainSettings) -> dict:
+    """One cell of the top-k grid: (net, emotion, k, seed) retrained on its top-k landmarks; its test accuracy."""
+    net, emotion, k, seed = job
+    lm = np.sort(np.asarray(rankings[net][emotion])[: int(k)])   # the top k, in landmark order (k=468: all)
+    model = train_net(seqs, train_idx, emotion, net, lm, seed, settings)
+    acc, bacc = accuracy(model, select_landmarks(seqs.x[test_idx], lm), seqs.binary(emotion)[test_idx])
+    return dict(net=net.upper(), emotion=emotion, k=int(k), seed=int(seed), acc=acc, bacc=bacc)
+
+
 def topk_runs(seqs: SequenceSet, train_idx, test_idx, rankings: dict, ks, seeds, settings: TrainSettings,
-              nets=NETS, progress: bool = False) -> pd.DataFrame:
-    """Retrain every (net, emotion, k, seed) on the top-k landmarks of that net's ranking; one row per run."""
-    rows = []
-    jobs = [(net, e, k, s) for net in nets for e in seqs.emotions for k in ks for s in seeds]
-    if progress:
-        from tqdm.auto import tqdm
-        jobs = tqdm(jobs, desc="top-k retraining", leave=False)
-    for net, emotion, k, seed in jobs:
-        lm = np.sort(np.asarray(rankings[net][emotion])[: int(k)])   # the top k, in landmark order (k=468: all)
-        model = train_net(seqs, train_idx, emotion, net, lm, seed, settings)
-        acc, bacc = accuracy(model, select_landmarks(seqs.x[test_idx], lm), seqs.binary(emotion)[test_idx])
-        rows.append(dict(net=net.upper(), emotion=emotion, k=int(k), seed=int(seed), acc=acc, bacc=bacc))
+              nets=NETS, progress: bool = False, scheduler: str | None = None, timings=None) -> pd.DataFrame:
+    """Retrain every (net, emotion, k, seed) on the top-k landmarks of that net's ranking; one row per run.
+    The runs are independent: facexplain.grid runs them serially or on Dask (`scheduler`), same rows either way."""
+    from .. import grid
+
+    jobs = [(net, e, int(k), int(s)) for net in nets for e in seqs.emotions for k in ks for s in seeds]
+    rows = grid.run(topk_run, jobs, shared=dict(seqs=seqs, train_idx=train_idx, test_idx=test_idx, rankings=rankings,
+                                                settings=settings),
+                    scheduler=scheduler, progress=progress, desc="top-k retraining", timings=timings)
     return pd.DataFrame(rows)
 
 
@@ -451,7 +459,8 @@ def topk(cfg, seqs: SequenceSet, train_idx, test_idx, r: Rankings, settings: Tra
     from ..cache import atomic_to_csv
 
     seeds = [cfg.seed + i for i in range(cfg.n_seeds)]
-    summary = summarise_runs(topk_runs(seqs, train_idx, test_idx, r.rankings, cfg.ks, seeds, settings))
+    summary = summarise_runs(topk_runs(seqs, train_idx, test_idx, r.rankings, cfg.ks, seeds, settings,
+                                       progress=cfg.progress, scheduler=cfg.scheduler))
     atomic_to_csv(summary, cfg.out / "topk_accuracy.csv")
     return summary
 

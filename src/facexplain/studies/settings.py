@@ -72,6 +72,8 @@ COMMON = {
     "data_dir": Param("path", None, none=True),
     "results_dir": Param("path", "results"),
     "preset": Param("str", "cpu", choices=PRESET_NAMES),
+    "progress": Param("bool", False),                # tqdm bars in the long loops
+    "scheduler": Param("text", None, none=True),     # facexplain.grid: None (serial or $DASK_SCHEDULER_ADDRESS), "local", an address
 }
 
 
@@ -92,7 +94,8 @@ def resolve(chapter: str, params: dict[str, Param], presets: dict[str, dict], pr
     unknown = sorted(set(given) - set(spec))
     if unknown:
         raise ValueError(f"unknown parameter(s) {unknown} for chapter {chapter}: it has {sorted(spec)}")
-    fill = presets[preset]
+    # "paper-smoke": the paper preset's shapes (image size, folds, seeds, grids) with the chapter's tiny counts
+    fill = {**presets["paper"], **presets.get("paper-smoke", {})} if preset == "paper-smoke" else presets[preset]
     out = Settings(preset=preset)
     for name, p in spec.items():
         if name == "preset":

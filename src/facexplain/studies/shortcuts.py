@@ -30,6 +30,7 @@ PRESETS = {
                 methods=SWEEP_METHODS),
     "paper": dict(strengths=[round(0.1 * i, 1) for i in range(11)], n_faces=3000, image_size=112, epochs=30,
                   n_explain=20, methods=SWEEP_METHODS),
+    "paper-smoke": dict(n_faces=60, epochs=1, n_explain=1),      # all eleven strengths at 112 px; tiny counts
 }
 
 #: Every parameter of the chapter's notebook: kind and range (checked before any work), default.
@@ -190,9 +191,18 @@ def sweep_step(strength: float, config: SweepConfig, device: str = "cpu", progre
     return scores, expl
 
 
-def shortcut_sweep(strengths, config: SweepConfig | None = None, device: str = "cpu", progress: bool = False):
-    """Run `sweep_step` for every strength. Returns (scores, per_image): two tidy DataFrames (see sweep_step)."""
+def sweep_task(strength: float, config: SweepConfig, device: str = "cpu"):
+    """One strength of the sweep (a grid task): sweep_step without progress bars."""
+    return sweep_step(strength, config, device=device, progress=False)
+
+
+def shortcut_sweep(strengths, config: SweepConfig | None = None, device: str = "cpu", progress: bool = False,
+                   scheduler: str | None = None):
+    """Run `sweep_step` for every strength. Returns (scores, per_image): two tidy DataFrames (see sweep_step).
+    The strengths are independent: facexplain.grid runs them serially or on Dask (`scheduler`), same tables."""
     import pandas as pd
+
+    from .. import grid
 
     config = config or SweepConfig()
     strengths = [float(s) for s in strengths]
@@ -200,16 +210,9 @@ def shortcut_sweep(strengths, config: SweepConfig | None = None, device: str = "
         raise ValueError("give at least one shortcut strength (e.g. [0, 0.5, 0.9])")
     if any(not 0 <= s <= 1 for s in strengths):
         raise ValueError(f"shortcut strengths are probabilities in [0, 1]; got {strengths}")
-    scores, expl = [], []
-    it = strengths
-    if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(strengths, desc="shortcut sweep", leave=False)
-    for s in it:
-        sc, ex = sweep_step(s, config, device=device, progress=False)
-        scores += sc
-        expl += ex
-    return pd.DataFrame(scores), pd.DataFrame(expl)
+    done = grid.run(sweep_task, strengths, shared=dict(config=config, device=device), scheduler=scheduler,
+                    progress=progress, desc="shortcut sweep")
+    return pd.DataFrame([r for sc, _ in done for r in sc]), pd.DataFrame([r for _, ex in done for r in ex])
 
 
 def sweep_table(scores, per_image):
@@ -354,7 +357,8 @@ def run(cfg):
     (scores, per_image, table)."""
     from ..cache import atomic_to_csv
 
-    scores, per_image = shortcut_sweep(cfg.strengths, cfg.sweep, device=cfg.device)
+    scores, per_image = shortcut_sweep(cfg.strengths, cfg.sweep, device=cfg.device, progress=cfg.progress,
+                                       scheduler=cfg.scheduler)
     table = sweep_table(scores, per_image)
     atomic_to_csv(table.round(4), cfg.out / "shortcut_sweep.csv")
     atomic_to_csv(per_image.round(4), cfg.out / "shortcut_sweep_per_image.csv")
