@@ -189,7 +189,7 @@ def test_parameters_whose_comments_hold_equals_signs_are_accepted(monkeypatch, t
 
 def _runs(capsys) -> list[str]:
     """Names of the chapters the last run() executed (not reused), from its printed lines."""
-    return [line.split()[1] for line in capsys.readouterr().out.splitlines() if line.endswith(", executing")]
+    return [line.split()[1] for line in capsys.readouterr().out.splitlines() if line.endswith(" executing")]
 
 
 @pytest.fixture

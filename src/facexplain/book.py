@@ -24,6 +24,7 @@ import fnmatch
 import hashlib
 import io
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -307,6 +308,10 @@ def execute(chapter: Chapter, out_dir: Path, parameters: dict | None = None, ker
     tmp = out_dir / f".{chapter.name}.running.ipynb"
     os.environ.setdefault("PYTHONHASHSEED", "0")   # the kernel inherits it: same set/dict order every run
     root = Path(cwd or repo_root())
+    # papermill's own parameters parser warns about lines it cannot read (a '=' in a comment) and then about
+    # "unknown" parameters; the runner reads the cell as Python (parse_parameters) and has checked the names
+    for name in ("papermill.translators", "papermill"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     try:
         nb = papermill.execute_notebook(
             str(chapter.source), str(tmp), parameters=dict(parameters or {}), kernel_name=kernel,
@@ -408,11 +413,12 @@ def run(only: list[str] | None = None, parameters: dict | None = None, out: Path
         if reason is None:
             print(f"[{i}/{n}] {c.name} ({shown}) unchanged: reusing {final}", flush=True)
         else:
-            print(f"[{i}/{n}] {c.name} ({shown}): {reason}, executing", flush=True)
+            print(f"[{i}/{n}] {c.name} ({shown}): {reason}, to execute", flush=True)
             stale[c.name] = (i, c, key)
 
     def one(name: str) -> None:
         i, c, key = stale[name]
+        print(f"[{i}/{n}] {name} executing", flush=True)
         start = time.perf_counter()
         path = execute(c, out_dir, per_chapter[name], kernel=kernel, progress=progress and not concurrent, cwd=root,
                        key=key)

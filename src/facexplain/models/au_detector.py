@@ -188,9 +188,21 @@ class CrossValidation:
         return int(scores.idxmax())
 
 
+def train_fold(fold, x, y, config: DetectorConfig, device: str = "cpu", progress: bool = False):
+    """One fold (index, train_idx, test_idx) of a cross-validation: (its model on the CPU, its F1 table)."""
+    f, tr, te = fold
+    tr_t, te_t = torch.as_tensor(tr), torch.as_tensor(te)
+    model = train_detector(x[tr_t], y[tr_t], config, device=device, progress=progress)
+    pred = (predict_logits(model, x[te_t], device) > 0).numpy()
+    return model.cpu(), f1_table(y[te_t].numpy(), pred, config.aus, fold=f)
+
+
 def cross_validate(dataset, config: DetectorConfig, k: int | str = 3, seed: int = 0, device: str = "cpu",
-                   progress: bool = False) -> CrossValidation:
-    """Subject-wise k-fold (k="loso": leave one subject out) training and F1 per AU on each held-out fold."""
+                   progress: bool = False, map_folds=None) -> CrossValidation:
+    """Subject-wise k-fold (k="loso": leave one subject out) training and F1 per AU on each held-out fold.
+
+    The folds are independent: `map_folds(train_fold, folds, shared)` may run them elsewhere (facexplain.grid.run
+    does, on Dask) and must return train_fold's results in order; default: one after the other, here."""
     import pandas as pd
 
     from ..data.splits import leave_one_subject_out, subject_kfold
@@ -202,15 +214,14 @@ def cross_validate(dataset, config: DetectorConfig, k: int | str = 3, seed: int 
     else:
         raise ValueError(f"k must be a number of folds >= 2 or 'loso' (leave one subject out); got {k!r}")
     x, y = inputs_from(dataset), targets_from(dataset, config.aus)
-    cv = CrossValidation(folds=folds)
-    tables = []
-    for f, (tr, te) in enumerate(folds):
-        tr_t, te_t = torch.as_tensor(tr), torch.as_tensor(te)
-        model = train_detector(x[tr_t], y[tr_t], config, device=device, progress=progress)
-        pred = (predict_logits(model, x[te_t], device) > 0).numpy()
-        tables.append(f1_table(y[te_t].numpy(), pred, config.aus, fold=f))
-        cv.models.append(model)
-    cv.per_fold = pd.concat(tables, ignore_index=True)
+    jobs = [(f, np.asarray(tr), np.asarray(te)) for f, (tr, te) in enumerate(folds)]
+    shared = dict(x=x, y=y, config=config, device=device)
+    if map_folds is None:
+        done = [train_fold(job, progress=progress, **shared) for job in jobs]
+    else:
+        done = map_folds(train_fold, jobs, shared)
+    cv = CrossValidation(folds=folds, models=[m.to(device) for m, _ in done])
+    cv.per_fold = pd.concat([table for _, table in done], ignore_index=True)
     return cv
 
 
@@ -221,4 +232,4 @@ def cue_strip_mask(shape: tuple[int, int]) -> np.ndarray:
 
 __all__ = ["DetectorConfig", "make_detector", "au_index", "detector_aus", "inputs_from", "targets_from",
            "pos_weights", "weighted_bce", "train_detector", "predict_logits", "f1_table", "CrossValidation",
-           "cross_validate", "cue_strip_mask"]
+           "cross_validate", "train_fold", "cue_strip_mask"]

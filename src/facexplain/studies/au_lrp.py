@@ -72,8 +72,15 @@ def settings(preset: str = "cpu", **given):
 def cross_validate(source, detector_config, cfg, device: str = "cpu"):
     """Subject-wise cross-validation of the detector with the chapter's k_folds (a number, or "loso")."""
     from ..models.au_detector import cross_validate as run
+
+    from .. import grid
+
+    def on_grid(fn, folds, shared):
+        return grid.run(fn, folds, shared=shared, key=lambda job: f"fold {job[0]}", scheduler=cfg.get("scheduler"),
+                        progress=cfg.get("progress", False), desc="cross-validation folds")
+
     return run(source, detector_config, k=cfg["k_folds"], seed=detector_config.seed, device=device,
-               progress=cfg.get("progress", False))
+               map_folds=on_grid)
 
 
 def load_data(dataset: str = "synthetic", data_dir=None, n_faces: int = 900, n_shifted: int = 300, seed: int = 0,
