@@ -163,26 +163,36 @@ def _embed(maps: np.ndarray, with_map: torch.Tensor) -> np.ndarray:
     return out
 
 
-def lambda_sweep(data: FERData, lambdas, layer="layer4", **train_kwargs):
-    """Seed 004's ablation: accuracy (%) and ATT-COS of a model trained with each alignment weight lambda."""
-    rows = []
-    for lam in lambdas:
-        model = train_fer(data, lam=float(lam), layer=layer, **train_kwargs)
-        r = evaluate_fer(model, data, layer)
-        rows.append(dict(lam=float(lam), accuracy=100 * r["accuracy"], att_cos=r["att_cos"]))
-    return pd.DataFrame(rows)
+def fer_run(job, data: FERData, layer="layer4", **train_kwargs) -> dict:
+    """One training of the lambda x seed grid: job = (lambda, training seed) -> accuracy (%) and ATT-COS."""
+    lam, seed = job
+    model = train_fer(data, lam=float(lam), layer=layer, seed=int(seed), **train_kwargs)
+    r = evaluate_fer(model, data, layer)
+    return dict(accuracy=100 * r["accuracy"], att_cos=r["att_cos"])
 
 
-def seed_repeats(data: FERData, lam: float, seeds, layer="layer4", **train_kwargs):
+def _fer_grid(jobs, data, layer, scheduler, progress, desc, train_kwargs) -> list[dict]:
+    from .. import grid
+    return grid.run(fer_run, jobs, shared=dict(data=data, layer=layer, **train_kwargs), scheduler=scheduler,
+                    progress=progress, desc=desc)
+
+
+def lambda_sweep(data: FERData, lambdas, layer="layer4", seed: int = 0, scheduler=None, progress=False,
+                 **train_kwargs):
+    """Seed 004's ablation: accuracy (%) and ATT-COS of a model trained with each alignment weight lambda (the
+    trainings run through facexplain.grid: serially or on Dask, same table)."""
+    jobs = [(float(lam), int(seed)) for lam in lambdas]
+    done = _fer_grid(jobs, data, layer, scheduler, progress, "lambda sweep", train_kwargs)
+    return pd.DataFrame([dict(lam=lam, **r) for (lam, _), r in zip(jobs, done)])
+
+
+def seed_repeats(data: FERData, lam: float, seeds, layer="layer4", scheduler=None, progress=False, **train_kwargs):
     """The models without (lambda = 0) and with AU alignment trained again with other training seeds (same data and
     split): accuracy (%) and ATT-COS per (seed, with_au), to see how much one training run can be trusted."""
-    rows = []
-    for s in seeds:
-        for with_au in (False, True):
-            model = train_fer(data, lam=float(lam) if with_au else 0.0, layer=layer, seed=int(s), **train_kwargs)
-            r = evaluate_fer(model, data, layer)
-            rows.append(dict(seed=int(s), with_au=with_au, accuracy=100 * r["accuracy"], att_cos=r["att_cos"]))
-    return pd.DataFrame(rows)
+    pairs = [(int(s), with_au) for s in seeds for with_au in (False, True)]
+    jobs = [(float(lam) if with_au else 0.0, s) for s, with_au in pairs]
+    done = _fer_grid(jobs, data, layer, scheduler, progress, "seed repeats", train_kwargs)
+    return pd.DataFrame([dict(seed=s, with_au=with_au, **r) for (s, with_au), r in zip(pairs, done)])
 
 
 def seed_summary(repeats) -> dict:
@@ -355,7 +365,8 @@ def sweep(cfg, data: FERData) -> pd.DataFrame:
     """The lambda ablation (lambda_sweep.csv)."""
     from ..cache import atomic_to_csv
 
-    table = lambda_sweep(data, cfg.lambdas, layer=cfg.layer, epochs=cfg.epochs, seed=cfg.seed, device=cfg.device)
+    table = lambda_sweep(data, cfg.lambdas, layer=cfg.layer, epochs=cfg.epochs, seed=cfg.seed, device=cfg.device,
+                         scheduler=cfg.scheduler, progress=cfg.progress)
     atomic_to_csv(table, cfg.out / "lambda_sweep.csv")
     return table
 
@@ -365,7 +376,7 @@ def repeats(cfg, data: FERData) -> pd.DataFrame:
     from ..cache import atomic_to_csv
 
     table = seed_repeats(data, cfg.lam, [cfg.seed + k for k in range(cfg.n_seeds)], layer=cfg.layer,
-                         epochs=cfg.epochs, device=cfg.device)
+                         epochs=cfg.epochs, device=cfg.device, scheduler=cfg.scheduler, progress=cfg.progress)
     atomic_to_csv(table, cfg.out / "seed_repeats.csv", index=False)
     return table
 
