@@ -9,9 +9,11 @@ import facexplain
 PACKAGE = Path(facexplain.__file__).parent
 
 #: layer of each subpackage / top-level module; a module may import its own layer and those below it.
-#: checks, cache, config, images: helpers every layer may use. train sits with the models it trains, the claim
-#: checker with the game (whose study checks its claims through it).
+#: checks, cache, config, images: helpers every layer may use. train sits with the models it trains (and grid, which
+#: runs trainings as Dask tasks and imports only cache), the claim checker with the game (whose study checks its
+#: claims through it).
 LAYERS = {"checks": -1, "cache": -1, "config": -1, "images": -1, "faces": 0, "data": 1, "models": 2, "train": 2,
+          "grid": 2,
           "explain": 3, "metrics": 4, "game": 5, "claims": 5, "viz": 6, "studies": 7, "book": 8}
 #: known upward imports being removed in another lane (the faces helper, issue 12: the generator returns arrays and
 #: data wraps them); an entry here is tolerated only while it exists
