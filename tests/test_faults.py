@@ -405,9 +405,9 @@ def test_nan_in_ckplus_and_unbc_landmark_files_names_the_file(ckplus_dir, unbc_d
     ("ckplus", "ckplus_dir", "crop_scale", 0, "crop_scale must be a finite number > 0"),
     ("ckplus", "ckplus_dir", "crop_scale", -1.25, "crop_scale must be a finite number > 0"),
     ("ckplus", "ckplus_dir", "crop_scale", float("nan"), "crop_scale must be a finite number > 0"),
-    ("ckplus", "ckplus_dir", "unscored_intensity", 0.0, "unscored_intensity must be a finite number > 0 and <= 5"),
+    ("ckplus", "ckplus_dir", "unscored_intensity", 0.0, r"unscored_intensity must be a finite number in \(0, 5\]"),
     ("ckplus", "ckplus_dir", "require_emotion", "yes", "require_emotion must be True or False"),
-    ("ckplus", "ckplus_dir", "image_size", "big", "image_size must be a whole number >= 8"),
+    ("ckplus", "ckplus_dir", "image_size", "big", "image_size must be a whole number >= 8; got 'big'"),
     ("ckplus", "ckplus_dir", "image_size", 4, "image_size must be a whole number >= 8"),
     ("ckplus", "ckplus_dir", "max_items", 2.5, "max_items must be a whole number >= 1"),
     ("unbc", "unbc_dir", "crop_scale", 0.0, "crop_scale must be a finite number > 0"),
@@ -493,12 +493,13 @@ def test_game_counts_accept_numpy_integers_and_refuse_the_rest():
     target, player = {1, 2, 12, 25}, {4}
     assert instructions(target, player, max_items=np.int64(2)) == instructions(target, player, max_items=2)
     assert len(instructions(target, player, max_items=np.int64(2))) == 2
-    for bad in (0, 2.0, "2", True):
-        with pytest.raises(ValueError, match="max_items must be a whole number >= 1 or None"):
+    assert instructions(target, player, max_items=2.0) == instructions(target, player, max_items=2)
+    for bad in (0, 2.5, "2", True, float("nan")):
+        with pytest.raises(ValueError, match="max_items must be a whole number >= 1"):
             instructions(target, player, max_items=bad)
-    for kwargs, message in [(dict(n_players=4.0), "n_players must be a whole number"),
+    for kwargs, message in [(dict(n_players=4.5), "n_players must be a whole number"),
                             (dict(n_players=3), "n_players must be an even number"),
-                            (dict(n_tries=np.float64(3)), "n_tries must be a whole number"),
+                            (dict(n_tries=np.float64(2.5)), "n_tries must be a whole number >= 2"),
                             (dict(seed="x"), "seed must be a whole number")]:
         with pytest.raises(ValueError, match=message):
             simulate_study({"t": {12}}, None, **kwargs)
@@ -531,3 +532,53 @@ def test_cases_that_already_named_the_fix_still_do(tmp_path):
         map_cosine(r, np.zeros((8, 8)))
     with pytest.raises(ValueError, match="unknown explanation method 'lrp.magic'"):
         explain(torch.nn.Identity(), torch.zeros(1, 1, 4, 4), 0, method="lrp.magic")
+
+
+# --- 4. bad parameter values are refused before any work (the settings resolver, built by the studies helper) --
+STUDIES = {"00_faces": "faces", "01_au_lrp": "au_lrp", "02_face_game": "face_game", "03_landmark_ig": "landmark_ig",
+           "04_au_guided_fer": "au_guided_fer", "10_explainers_compared": "explainers_compared",
+           "11_shortcuts": "shortcuts", "12_au_emotion_codebooks": "codebooks"}
+
+
+def _study(chapter):
+    from importlib import import_module
+    return import_module(f"facexplain.studies.{STUDIES[chapter]}")
+
+
+@pytest.mark.parametrize("name, value", [("n_seeds", "notanumber"), ("n_seeds", 0), ("n_seeds", 2.5),
+                                         ("seed", "abc"), ("ig_steps", -1), ("ks", "[468, 'x']")])
+def test_chapter_03_parameters_are_checked_by_name(name, value):
+    with pytest.raises(ValueError, match=rf"\b{name}\b"):
+        _study("03_landmark_ig").settings("cpu", **{name: value})
+
+
+@pytest.mark.parametrize("chapter", sorted(STUDIES))
+def test_every_chapter_names_a_bad_seed_device_preset_or_unknown_parameter(chapter):
+    study = _study(chapter)
+    assert study.settings("cpu").seed == 0                          # the defaults pass
+    for given, name in [(dict(seed="abc"), "seed"), (dict(seed=-1), "seed"), (dict(seed=1.5), "seed"),
+                        (dict(device="gpu9"), "device"), (dict(no_such_parameter=1), "no_such_parameter")]:
+        with pytest.raises(ValueError, match=name):
+            study.settings("cpu", **given)
+    with pytest.raises(ValueError, match="preset"):
+        study.settings("laptop")
+
+
+@pytest.mark.slow
+def test_a_bad_parameter_stops_the_chapter_in_its_first_cell(tmp_path):
+    """`-p n_seeds notanumber` for chapter 03: the failure names n_seeds, in the first cell after the parameters,
+    before any data is loaded or any network trained."""
+    import nbformat
+
+    from facexplain import book
+
+    chapter = next(c for c in book.chapters(book.repo_root()) if c.name == "03_landmark_ig")
+    with pytest.raises(book.BookError, match="n_seeds") as err:
+        book.execute(chapter, tmp_path, {"n_seeds": "notanumber", "results_dir": str(tmp_path / "results")},
+                     progress=False)
+    failed = nbformat.read(str(next(tmp_path.glob("03_landmark_ig*.ipynb"))), as_version=4)
+    code = [c for c in failed.cells if c.cell_type == "code"]
+    injected = next(i for i, c in enumerate(code) if "injected-parameters" in c.metadata.get("tags", []))
+    errors = [i for i, c in enumerate(code) if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    assert errors == [injected + 1], str(err.value)
+    assert all(c.get("execution_count") is None for c in code[injected + 2:])    # nothing after it ran

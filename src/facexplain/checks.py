@@ -11,10 +11,12 @@ def _text(value) -> str:
     return repr(value) if isinstance(value, str) else f"{value!r} ({type(value).__name__})"
 
 
-def _range(low, high) -> str:
+def _range(low, high, low_open: bool = False) -> str:
     if low is not None and high is not None:
-        return f" in [{low:g}, {high:g}]"
-    return f" >= {low:g}" if low is not None else f" <= {high:g}" if high is not None else ""
+        return f" in {'(' if low_open else '['}{low:g}, {high:g}]"
+    if low is not None:
+        return f" {'>' if low_open else '>='} {low:g}"
+    return f" <= {high:g}" if high is not None else ""
 
 
 def integer(name: str, value, low: int | None = None, high: int | None = None) -> int:
@@ -35,15 +37,15 @@ def real(name: str, value, low: float | None = None, high: float | None = None, 
         v = float(value)
         ok = (low is None or (v > low if low_open else v >= low)) and (high is None or v <= high)
     if not ok:
-        where = _range(low, high).replace(" in [", " in (") if low_open else _range(low, high)
-        raise ValueError(f"{name} must be a finite number{where}; got {_text(value)}")
+        raise ValueError(f"{name} must be a finite number{_range(low, high, low_open)}; got {_text(value)}")
     return float(value)
 
 
 def flag(name: str, value) -> bool:
     """`value` as a bool (True/False, or 0/1); a ValueError naming `name` otherwise."""
-    if isinstance(value, bool) or (isinstance(value, numbers.Integral) and value in (0, 1)):
-        return bool(value)
+    if isinstance(value, bool) or type(value).__name__ == "bool_" or (isinstance(value, numbers.Integral)
+                                                                     and value in (0, 1)):
+        return bool(value)                       # numpy's bool_ (e.g. from a DataFrame) counts as a bool
     raise ValueError(f"{name} must be True or False; got {_text(value)}")
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numbers
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from .. import checks
 from ..images import read_image
 from .errors import DatasetError
 
@@ -176,39 +176,11 @@ def limit(items: list, max_items: int | None) -> list:
     """The first `max_items` items (all when None), checking the option."""
     if max_items is None:
         return items
-    return items[: check_int("max_items", max_items, 1, "or None (all)")]
-
-
-def check_int(name: str, value, minimum: int, extra: str = "") -> int:
-    """`value` as an int when it is a whole number >= minimum (numpy integers too, not bools, not 2.5 or "8")."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}{' ' + extra if extra else ''}; got {value!r}")
-    return int(value)
-
-
-def check_number(name: str, value, low: float | None = None, high: float | None = None,
-                 low_open: bool = False) -> float:
-    """`value` as a float when it is a finite real number within [low, high] ((low, high] with low_open)."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(float(value))
-    if ok:
-        v = float(value)
-        ok = (low is None or (v > low if low_open else v >= low)) and (high is None or v <= high)
-    if not ok:
-        lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
-        hi = "" if high is None else f"<= {high:g}"
-        rng = " and ".join(r for r in (lo, hi) if r)
-        raise ValueError(f"{name} must be a finite number{' ' + rng if rng else ''}; got {value!r}")
-    return float(value)
-
-
-def check_bool(name: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False; got {value!r}")
-    return bool(value)
+    return items[: checks.integer("max_items", max_items, 1)]
 
 
 def check_size(image_size) -> int:
-    return check_int("image_size", image_size, 8, "(pixels)")
+    return checks.integer("image_size", image_size, 8)
 
 
 def check_choice(name: str, value, allowed: tuple) -> None:

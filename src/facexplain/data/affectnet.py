@@ -6,8 +6,9 @@ import csv
 
 import numpy as np
 
-from ._native import (assemble, check_bool, check_choice, check_number, check_size, crop_resize, dataset_root,
-                      find_layout, label_code, limit, read_grey, square_box)
+from .. import checks
+from ._native import (assemble, check_choice, check_size, crop_resize, dataset_root, find_layout, label_code, limit,
+                      read_grey, square_box)
 from .errors import DatasetError
 
 #: AffectNet expression codes -> the book's names; 8 none, 9 uncertain and 10 no-face are not emotions.
@@ -36,8 +37,8 @@ def load_affectnet(data_dir, image_size: int = 112, split: str = "train", crop_s
     """
     size = check_size(image_size)
     check_choice("split", split, tuple(SPLITS))
-    crop_scale = check_number("crop_scale", crop_scale, 0, low_open=True)
-    include_contempt = check_bool("include_contempt", include_contempt)
+    crop_scale = checks.real("crop_scale", crop_scale, 0, low_open=True)
+    include_contempt = checks.flag("include_contempt", include_contempt)
     root = find_layout(dataset_root(data_dir, "AffectNet", EXPECTED), "AffectNet", (IMAGES, LISTS),
                        ("AffectNet",), EXPECTED)
     list_file = root / LISTS / SPLITS[split]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._native import (assemble, check_bool, check_choice, check_number, check_size, crop_resize, centre_box,
-                      dataset_root, find_layout, hidden, image_files, label_code, landmark_box, limit, read_facs,
-                      read_grey, read_points, read_rows)
+from .. import checks
+from ._native import (assemble, check_choice, check_size, crop_resize, centre_box, dataset_root, find_layout, hidden,
+                      image_files, label_code, landmark_box, limit, read_facs, read_grey, read_points, read_rows)
 from .errors import DatasetError
 
 #: CK+ emotion codes -> the book's names.
@@ -37,9 +37,9 @@ def load_ckplus(data_dir, image_size: int = 112, frames: str = "peak", crop: str
     size = check_size(image_size)
     check_choice("frames", frames, FRAMES)
     check_choice("crop", crop, ("face", "centre"))
-    crop_scale = check_number("crop_scale", crop_scale, 0, low_open=True)
-    unscored_intensity = check_number("unscored_intensity", unscored_intensity, 0, 5, low_open=True)
-    require_emotion = check_bool("require_emotion", require_emotion)
+    crop_scale = checks.real("crop_scale", crop_scale, 0, low_open=True)
+    unscored_intensity = checks.real("unscored_intensity", unscored_intensity, 0, 5, low_open=True)
+    require_emotion = checks.flag("require_emotion", require_emotion)
     root = find_layout(dataset_root(data_dir, "CK+", EXPECTED), "CK+", ("cohn-kanade-images",),
                        ("CK+", "extended-cohn-kanade-images"), EXPECTED)
     emotion_dir, facs_dir, lm_dir = root / "Emotion", root / "FACS", root / "Landmarks"

@@ -13,8 +13,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from .. import checks
 from ..faces.codebooks import EMOTIONS
-from ._native import check_int
 
 NORMALISATIONS = ("sequence", "neutral", "none")
 AUGMENTATIONS = (None, "mirror", "vertical")
@@ -137,9 +137,9 @@ def load_sequences(dataset: str = "synthetic", data_dir=None, n_sequences: int =
     bad = [e for e in emotions if e not in EMOTIONS]
     if bad:
         raise ValueError(f"emotions must be among the six {EMOTIONS} (contempt and neutral are left out); got {bad}")
-    n_frames = check_int("n_frames", n_frames, 2, "(a clip from neutral to apex)")
-    n_sequences, seed = check_int("n_sequences", n_sequences, 1), check_int("seed", seed, 0)
-    image_size = check_int("image_size", image_size, 8, "(pixels)")
+    n_frames = checks.integer("n_frames", n_frames, 2)             # a clip runs from neutral to apex
+    n_sequences, seed = checks.integer("n_sequences", n_sequences, 1), checks.integer("seed", seed, 0)
+    image_size = checks.integer("image_size", image_size, 8)
     key = str(dataset).lower().replace("+", "plus").replace("-", "")
     if key == "synthetic":
         from . import load_dataset

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import faces
+from .. import checks, faces
 from ..cache import cached_arrays, code_hash
 from ..faces.aus import GENERATOR_AUS
 from ..faces.generator import FaceGenerator, GeneratorConfig, _normalise
-from ._native import check_int
 from .records import FaceDataset
 
 _EXTRA = ("shortcut", "pose", "lighting", "sequence")
@@ -17,9 +16,10 @@ _EXTRA = ("shortcut", "pose", "lighting", "sequence")
 def load_synthetic(n: int = 600, seed: int = 0, n_frames: int = 1, cache: bool = True, progress: bool = False,
                    **options) -> FaceDataset:
     """`n` generated faces (n_frames=1) or `n` neutral->apex sequences of `n_frames` frames, cached by config."""
-    n, seed, n_frames = check_int("n", n, 1), check_int("seed", seed, 0), check_int("n_frames", n_frames, 1)
+    n, seed = checks.integer("n", n, 1), checks.integer("seed", seed, 0)
+    n_frames = checks.integer("n_frames", n_frames, 1)
     if "image_size" in options:
-        options["image_size"] = check_int("image_size", options["image_size"], 16, "(pixels)")
+        options["image_size"] = checks.integer("image_size", options["image_size"], 16)
     config = GeneratorConfig(**_normalise(dict(options)))
     gen = FaceGenerator(config)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ._native import (aam66_to_ibug68, assemble, check_choice, check_int, check_number, check_size, crop_resize,
-                      centre_box, dataset_root, find_layout, image_files, landmark_box, limit, read_facs, read_grey,
-                      read_points, read_rows)
+from .. import checks
+from ._native import (aam66_to_ibug68, assemble, check_choice, check_size, crop_resize, centre_box, dataset_root,
+                      find_layout, image_files, landmark_box, limit, read_facs, read_grey, read_points, read_rows)
 from .errors import DatasetError
 
 #: The AUs UNBC codes on every frame (a frame's FACS file lists the active ones; the others are 0).
@@ -28,8 +28,8 @@ def load_unbc(data_dir, image_size: int = 112, crop: str = "face", crop_scale: f
     """
     size = check_size(image_size)
     check_choice("crop", crop, ("face", "centre"))
-    frame_step = check_int("frame_step", frame_step, 1)
-    crop_scale = check_number("crop_scale", crop_scale, 0, low_open=True)
+    frame_step = checks.integer("frame_step", frame_step, 1)
+    crop_scale = checks.real("crop_scale", crop_scale, 0, low_open=True)
     root = find_layout(dataset_root(data_dir, "UNBC-McMaster", EXPECTED), "UNBC-McMaster",
                        ("Images", "Frame_Labels/FACS"), ("UNBC", "UNBC-McMaster"), EXPECTED)
     facs_dir, pspi_dir, lm_dir = root / "Frame_Labels" / "FACS", root / "Frame_Labels" / "PSPI", root / "AAM_landmarks"

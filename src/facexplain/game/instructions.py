@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .scoring import au_set, whole_number
+from .. import checks
+from .scoring import au_set
 
 #: Face regions whose AUs merge into one phrase (the game app's grouping; 18, 22 and 45 added where they belong).
 REGIONS: dict[str, tuple[int, ...]] = {
@@ -151,6 +152,6 @@ def instructions(target, player, max_items: int | None = 3) -> list[str]:
 
     Empty when the sets already match. Unknown AUs raise ValueError."""
     if max_items is not None:
-        max_items = whole_number("max_items", max_items, 1, " or None (all)")
+        max_items = checks.integer("max_items", max_items, 1)            # None: all
     steps = plan(target, player)
     return [s.phrase for s in (steps if max_items is None else steps[:max_items])]

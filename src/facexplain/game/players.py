@@ -28,9 +28,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from .. import checks
 from ..faces.aus import GENERATOR_AUS
 from .instructions import REGION_OF, plan
-from .scoring import jaccard, whole_number
+from .scoring import jaccard
 
 #: How easily each AU is made on purpose (probability factor); the rest default to `PlayerModel.control_default`.
 CONTROL = {6: 0.5, 7: 0.7, 9: 0.6, 10: 0.6, 14: 0.5, 15: 0.5, 16: 0.6, 17: 0.6, 20: 0.6, 23: 0.5, 24: 0.7}
@@ -148,11 +149,11 @@ def replay_game(targets: dict[str, set[int]], detector, player: int, target: str
     """The tries of one game of simulate_study(...) with the same arguments, with what was shown, detected and
     said (for the recorded game)."""
     model = model or PlayerModel()
-    n_players, seed = whole_number("n_players", n_players, 2), whole_number("seed", seed, 0)
-    player = whole_number("player", player, 0)
+    n_players, seed = checks.integer("n_players", n_players, 2), checks.integer("seed", seed, 0)
+    player = checks.integer("player", player, 0)
     if player >= n_players:
         raise ValueError(f"player must be below n_players ({n_players}); got {player}")
-    n_tries = whole_number("n_tries", n_tries, 1)
+    n_tries = checks.integer("n_tries", n_tries, 1)
     names = list(targets)
     if target not in names:
         raise ValueError(f"unknown target {target!r}: expected one of {names}")
@@ -169,11 +170,11 @@ def simulate_study(targets: dict[str, set[int]], detector, n_players: int = 36, 
     """The simulated experiment: players split evenly into score-only and score+instructions groups, every
     player plays every target `n_tries` times. One row per try: player, group, target, try, score, skill,
     and the detected / intended AUs ('+'-joined)."""
-    n_players = whole_number("n_players", n_players, 2, " and even (two equal groups)")
+    n_players = checks.integer("n_players", n_players, 2)
     if n_players % 2:
         raise ValueError(f"n_players must be an even number >= 2 (two equal groups); got {n_players}")
-    n_tries = whole_number("n_tries", n_tries, 2, " (S1 against the later tries)")
-    seed = whole_number("seed", seed, 0)
+    n_tries = checks.integer("n_tries", n_tries, 2)                  # S1 against the later tries
+    seed = checks.integer("seed", seed, 0)
     if not targets:
         raise ValueError("targets must map at least one target name to its AU set")
     model = model or PlayerModel()

@@ -23,14 +23,6 @@ def au_set(aus) -> frozenset[int]:
     return frozenset(au_number(a) for a in aus)
 
 
-def whole_number(name: str, value, minimum: int, extra: str = "") -> int:
-    """`value` as an int when it is a whole number >= `minimum` (numpy integers too; not bools, 2.5 or "3"),
-    else a ValueError naming `name`."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}{extra}; got {value!r}")
-    return int(value)
-
-
 def jaccard(player, target) -> float:
     """Face Game score of a try: |P & T| / |P | T|; two empty sets count as a perfect match (1.0)."""
     p, t = au_set(player), au_set(target)

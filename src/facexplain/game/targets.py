@@ -15,10 +15,10 @@ def choose_targets(detector, n_targets: int = 6, seed: int = 0, dataset: str = "
     from ..data import load_dataset
     from ..models.geometric_au import synthetic_neutrals
 
-    from .scoring import whole_number
+    from .. import checks
 
-    n_targets, seed = whole_number("n_targets", n_targets, 1), whole_number("seed", seed, 0)
-    min_aus, pool = whole_number("min_aus", min_aus, 0), whole_number("pool", pool, 1)
+    n_targets, seed = checks.integer("n_targets", n_targets, 1), checks.integer("seed", seed, 0)
+    min_aus, pool = checks.integer("min_aus", min_aus, 0), checks.integer("pool", pool, 1)
     if dataset == "synthetic":
         ds = load_dataset("synthetic", n=pool, seed=seed, emotions=EMOTIONS)
         found = detector.detect(ds.landmarks, synthetic_neutrals(ds))
