@@ -41,7 +41,7 @@ def makespan(durations, workers: int) -> float:
 def setup(n_sequences: int, n_frames: int, epochs: int, seed: int = 0):
     """Chapter 03's inputs at small settings: sequences, split, training settings, rankings of both nets."""
     from facexplain import config
-    from facexplain import landmark_ig as lig
+    from facexplain.studies import landmark_ig as lig
     from facexplain.data.sequences import load_sequences, split_by_subject
 
     config.seed_everything(seed)
@@ -59,29 +59,16 @@ def setup(n_sequences: int, n_frames: int, epochs: int, seed: int = 0):
     return seqs, train_idx, test_idx, settings, rankings
 
 
-def topk_task(job, seqs, train_idx, test_idx, rankings, settings):
-    """One cell of the grid: retrain (net, emotion, k, seed) on the top-k landmarks, test accuracy."""
-    from facexplain import landmark_ig as lig
-    from facexplain.data.sequences import select_landmarks
-
-    net, emotion, k, seed = job
-    lm = np.sort(np.asarray(rankings[net][emotion])[: int(k)])
-    model = lig.train_net(seqs, train_idx, emotion, net, lm, seed, settings)
-    acc, bacc = lig.accuracy(model, select_landmarks(seqs.x[test_idx], lm), seqs.binary(emotion)[test_idx])
-    return dict(net=net.upper(), emotion=emotion, k=int(k), seed=int(seed), acc=acc, bacc=bacc)
-
-
 def grid_run(scheduler: str, cache: Path, inputs, ks, seeds, timings):
-    from facexplain import grid
+    """Chapter 03's own top-k grid (studies.landmark_ig.topk_runs) on `scheduler`, from an empty model cache."""
+    from facexplain.studies import landmark_ig as lig
 
     os.environ["FACEXPLAIN_CACHE"] = str(cache)       # an empty model cache: every net is trained
     seqs, train_idx, test_idx, settings, rankings = inputs
-    jobs = [(net, e, k, s) for net in ("t-emo", "r-emo") for e in seqs.emotions for k in ks for s in seeds]
     start = time.perf_counter()
-    rows = grid.run(topk_task, jobs, shared=dict(seqs=seqs, train_idx=train_idx, test_idx=test_idx,
-                                                 rankings=rankings, settings=settings),
-                    scheduler=scheduler, timings=timings)
-    return pd.DataFrame(rows), time.perf_counter() - start
+    runs = lig.topk_runs(seqs, train_idx, test_idx, rankings, ks, seeds, settings, scheduler=scheduler,
+                         timings=timings)
+    return runs, time.perf_counter() - start
 
 
 def main(argv=None) -> int:
@@ -119,7 +106,7 @@ def main(argv=None) -> int:
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None,
                                memory_limit=0, silence_logs=logging.ERROR)
         client = Client(cluster)
-        client.run(lambda: __import__("facexplain.landmark_ig"))      # import torch & co. on every worker
+        client.run(lambda: __import__("facexplain.studies.landmark_ig"))      # import torch & co. on every worker
         t_start = time.perf_counter() - t0
         dask_t = grid.Timings()
         try:
