@@ -271,6 +271,8 @@ def test_detect_landmarks_accepts_a_path_and_16_bit_files(tmp_path):
     np.testing.assert_allclose(detect_landmarks(deep), from_array, atol=1e-3)
     with pytest.raises(FileNotFoundError, match="nowhere.png is missing"):
         detect_landmarks(tmp_path / "nowhere.png")
+    with pytest.raises(ValueError, match="is a folder, not an image file"):
+        detect_landmarks(tmp_path)
     (tmp_path / "broken.png").write_bytes(b"no picture here")
     with pytest.raises(ValueError, match="corrupt or unreadable image .*broken.png"):
         detect_landmarks(str(tmp_path / "broken.png"))
@@ -339,6 +341,8 @@ def test_batched_relevance_masses_refuse_nan_instead_of_reading_zero():
         relevance_mass(np.full((4, 4), np.nan), np.ones((4, 4), bool))
     with pytest.raises(ValueError, match="masks must be boolean"):
         relevance_masses(maps, np.full((3, 8, 8), np.nan))
+    with pytest.raises(ValueError, match=r"maps is empty \(shape \(0, 8, 8\)\): give a batch"):
+        relevance_masses(np.zeros((0, 8, 8)), np.zeros((0, 8, 8), bool))
 
 
 @pytest.mark.parametrize("scale", [1e200, 1e-200, 1e300])

@@ -70,6 +70,8 @@ def read_image(path, mode: str = "L") -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     path = Path(os.fspath(path)).expanduser()
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not an image file: pass the path of one image")
     if not path.is_file():
         raise FileNotFoundError(f"image {path} is missing")
     try:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import numpy as np
 
 
-def _as_numpy(a, name: str) -> np.ndarray:
+def _as_numpy(a, name: str, shape: str = "one 2-D (H, W) map") -> np.ndarray:
     if hasattr(a, "detach"):
         a = a.detach().cpu().numpy()
     a = np.asarray(a)
     if a.size == 0:
-        raise ValueError(f"{name} is empty: give one 2-D (H, W) map")
+        raise ValueError(f"{name} is empty (shape {a.shape}): give {shape}")
     return a
 
 
@@ -83,8 +83,8 @@ def relevance_masses(maps, masks, area_normalised: bool = False) -> np.ndarray:
     area_normalised=True divides mu by the region's share of the image (mu_w: 1 = what a uniform map gives), so
     small and large regions can be compared; NaN for an empty region.
     Maps holding NaN or inf raise a ValueError naming them (they are not silently read as zero relevance)."""
-    r = _as_numpy(maps, "maps").astype(np.float64)
-    m = _as_numpy(masks, "masks")
+    r = _as_numpy(maps, "maps", "a batch (N, H, W) of N >= 1 maps").astype(np.float64)
+    m = _as_numpy(masks, "masks", "one mask (N, H, W) or R regions (N, R, H, W) per map")
     per_region = m.ndim == 4
     if r.ndim != 3 or (m.shape != r.shape and not (per_region and m.shape[0] == r.shape[0]
                                                     and m.shape[2:] == r.shape[1:])):
