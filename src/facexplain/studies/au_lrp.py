@@ -436,19 +436,10 @@ def mu_tables(mu: pd.DataFrame, main: str) -> dict[str, pd.DataFrame]:
 
 def mu_figure(mu: pd.DataFrame, aus):
     """mu in the AU box per AU and composite, with the paper's Actor Study values."""
-    import matplotlib.pyplot as plt
+    from ..viz.au_lrp import mu_chart
 
-    from ..viz.au_lrp import short
-
-    fig, ax = plt.subplots(figsize=(7, 3))
-    src = mu[(mu.domain == "source") & (mu.region == "box")]
-    src.pivot_table(index="au", columns="composite", values="mu").rename(columns=short).plot.bar(ax=ax, width=0.8)
-    ax.plot(range(len(aus)), [PAPER_MU["Actor Study"].get(a, (np.nan,))[0] for a in aus], "k_", ms=18,
-            mew=2, label="paper (Actor Study)")
-    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
-    ax.set(xlabel="AU", ylabel="mu (box)", ylim=(0, 1), title="Relevance mass in the AU box")
-    ax.legend(fontsize=7, ncol=3)
-    return fig
+    # the red ticks: each box's share of the image, the mu of evenly spread relevance (chance level)
+    return mu_chart(mu, aus, paper=PAPER_MU["Actor Study"], paper_label="paper (Actor Study)").figure
 
 
 def shortcut_run(cfg, fit: Fit, held: Explained):

@@ -33,8 +33,8 @@ from .settings import Param, resolve
 #: Display names of the sources the chapter compares (keys are the short names used in tables).
 LABELS: dict[str, str] = {
     "emfacs": "EMFACS prototypes",
-    "seed004": "seed 004 (figure)",
-    "seed004_code": "seed 004 (code)",
+    "seed004": "Belharbi et al. 2024 (figure)",
+    "seed004_code": "Belharbi et al. 2024 (code)",
     "generator": "generator truth",
     "geometric": "geometric detector",
     "game": "Face Game players",
@@ -394,24 +394,11 @@ def _label(name: str) -> str:
 
 
 def matrices_figure(matrices: dict[str, pd.DataFrame], ncols: int = 2, size=(4.6, 2.1)):
-    """The matrices side by side as seaborn heatmaps on one 0-1 colour scale."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
+    """The matrices side by side as heatmaps on one 0-1 colour scale, with its colour bar."""
+    from ..viz.matrices import matrix_grid
 
-    names = list(matrices)
-    nrows = int(np.ceil(len(names) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), squeeze=False)
-    for ax, name in zip(axes.ravel(), names):
-        m = matrices[name]
-        sns.heatmap(m, ax=ax, vmin=0, vmax=1, cmap="rocket_r", cbar=False, linewidths=0.3, linecolor="white")
-        ax.set_title(_label(name), fontsize=9)
-        ax.set_xticks(np.arange(m.shape[1]) + 0.5, [c[2:] for c in m.columns], fontsize=6, rotation=0)
-        ax.tick_params(axis="y", labelsize=7)
-        ax.set_xlabel("AU", fontsize=7)
-    for ax in axes.ravel()[len(names):]:
-        ax.axis("off")
-    fig.tight_layout()
-    return fig
+    return matrix_grid(matrices, ncols=ncols, size=size, titles=_label,
+                       cbar_label="share of faces / listed (1) / most relevant AU (1)")
 
 
 def agreement_figure(table: pd.DataFrame, metric: str = "pearson", size=(5.6, 4.4)):

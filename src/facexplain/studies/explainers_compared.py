@@ -481,7 +481,8 @@ def browsers(cfg, models: dict, tasks: dict, det: dict, clf: dict, options: dict
     from ..viz.widgets import browser
 
     views = widget_views(models, tasks, {"au_detector": det, "emotion": clf}, cfg.methods, options, cfg.widget_faces)
-    return [browser(v, controls, title=f"{name.replace('_', ' ')}: every method on one face")
+    # the tiles are stored small (about 30 views per page) and shown 1.5x larger
+    return [browser(v, controls, title=f"{name.replace('_', ' ')}: every method on one face", scale=1.5)
             for name, (v, controls) in views.items()]
 
 

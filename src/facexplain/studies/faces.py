@@ -48,14 +48,14 @@ def au_table():
 
 
 def codebooks_figure(names=("emfacs", "seed004", "seed004_code")):
-    """The emotion x AU codebooks side by side."""
+    """The emotion x AU codebooks side by side, with a colour bar (1 = the codebook lists the AU)."""
+    from ..viz.matrices import matrix_grid
+
     books = {name: codebook_matrix(name, tuple(GENERATOR_AUS)) for name in names}
-    fig, axes = plt.subplots(1, len(books), figsize=(15, 3.2), sharey=True)
-    for ax, (name, m) in zip(axes, books.items()):
-        sns.heatmap(m, ax=ax, cmap="Blues", cbar=False, linewidths=0.5, linecolor="white", vmin=0, vmax=1)
-        ax.set_title(name)
-    fig.tight_layout()
-    return fig
+    titles = {"emfacs": "EMFACS prototypes", "seed004": "Belharbi et al. 2024 (figure)",
+              "seed004_code": "Belharbi et al. 2024 (code)"}
+    return matrix_grid(books, ncols=len(books), cmap="Blues", size=(4.2, 2.2), titles=titles,
+                       cbar_label="listed (1) or not (0)")
 
 
 def load_faces(cfg):
