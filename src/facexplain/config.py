@@ -40,6 +40,23 @@ def resolve_device(device: str = "auto") -> str:
 
 
 def check_preset(preset: str) -> str:
+    """Check a chapter's `preset` parameter.
+
+    Parameters
+    ----------
+    preset : str
+        ``"cpu"`` (small sizes, minutes on two cores) or ``"paper"`` (the papers' sizes, for a GPU).
+
+    Returns
+    -------
+    str
+        `preset`, unchanged.
+
+    Raises
+    ------
+    ValueError
+        For any other value, naming the valid ones.
+    """
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}: use one of {PRESETS}")
     return preset

@@ -228,6 +228,17 @@ class FacexplainAPI(SphinxDirective):
 
 
 def setup(app):
+    """Register the extension with Sphinx.
+
+    Parameters
+    ----------
+    app : sphinx.application.Sphinx
+
+    Returns
+    -------
+    dict
+        Extension metadata (version, parallel safety).
+    """
     app.add_directive("facexplain-api", FacexplainAPI)
     switch_off_thebe(app)                                   # loaded before us by jupyter-book's default list
     app.connect("builder-inited", switch_off_thebe)

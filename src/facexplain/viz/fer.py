@@ -10,6 +10,18 @@ METHOD_LABELS = {"cam": "CAM", "gradcam": "GradCAM", "gradcam++": "GradCAM++", "
 
 
 def label(method: str) -> str:
+    """Display name of an explanation method.
+
+    Parameters
+    ----------
+    method : str
+        A :data:`facexplain.explain.METHODS` name, e.g. ``"gradcam++"``.
+
+    Returns
+    -------
+    str
+        Its label in tables and figures (the name itself when there is none).
+    """
     return METHOD_LABELS.get(method, method)
 
 
