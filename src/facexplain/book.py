@@ -506,7 +506,10 @@ def install_game_js(root: Path | None = None) -> Path:
     """The in-browser Face Game's static files (book/face_game_live.md): Face Mesh from npm and the AU reader,
     phrases and targets exported to JSON, into book/_static/game/ (facexplain.game.web)."""
     from .game import web
-    return web.install(Path(root or repo_root()))
+    try:
+        return web.install(Path(root or repo_root()))
+    except FileNotFoundError as err:      # npm missing: the game layer may not import book, so it is rewrapped here
+        raise BookError(str(err)) from None
 
 
 def buildable_toc(root: Path) -> Path:

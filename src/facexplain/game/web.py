@@ -141,7 +141,6 @@ def export(dest: Path, targets: dict[str, dict] | None = None, model: dict | Non
 def install_face_mesh(dest: Path, npm_prefix: Path, force: bool = False) -> Path:
     """npm-install FACE_MESH into npm_prefix and copy FACE_MESH_FILES into dest/face_mesh (skipped when the pinned
     version is there); returns that folder."""
-    from ..book import BookError
     out = Path(dest) / "face_mesh"
     stamp = out / "VERSION"
     if not force and stamp.exists() and stamp.read_text().strip() == FACE_MESH \
@@ -149,7 +148,7 @@ def install_face_mesh(dest: Path, npm_prefix: Path, force: bool = False) -> Path
         return out
     npm = shutil.which("npm")
     if npm is None:
-        raise BookError("npm not found: install Node.js and npm (Debian: apt-get install nodejs npm)")
+        raise FileNotFoundError("npm not found: install Node.js and npm (Debian: apt-get install nodejs npm)")
     prefix = Path(npm_prefix)
     prefix.mkdir(parents=True, exist_ok=True)
     print(f"npm install {FACE_MESH} into {prefix}", flush=True)
