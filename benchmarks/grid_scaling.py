@@ -67,8 +67,7 @@ def grid_run(scheduler: str, cache: Path, inputs, ks, seeds, timings):
     os.environ["FACEXPLAIN_CACHE"] = str(cache)       # an empty model cache: every net is trained
     seqs, train_idx, test_idx, settings, rankings = inputs
     start = time.perf_counter()
-    runs = lig.topk_runs(seqs, train_idx, test_idx, rankings, ks, seeds, settings, scheduler=scheduler,
-                         timings=timings)
+    runs = lig.topk_runs(seqs, rankings, ks, seeds, settings, scheduler=scheduler, timings=timings)
     return runs, time.perf_counter() - start
 
 

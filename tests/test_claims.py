@@ -104,7 +104,8 @@ def test_not_comparable_and_by_construction_need_a_reason():
 def test_noise_helpers():
     assert C.se_mean([1.0, 3.0]) == pytest.approx(1.0)
     assert np.isnan(C.se_mean([1.0]))
-    assert C.se_proportion(0.5, 100) == pytest.approx(0.05)
+    assert C.se_proportion(0.5, 100) == pytest.approx(np.sqrt(0.25 / 104))
+    assert C.se_proportion(1.0, 16) > 0.05                         # 16 of 16 still leaves room for doubt
     se = C.bootstrap_se(np.arange(100.0), n_boot=500)
     assert 2.0 < se < 3.8            # analytic SE of the mean: 29.0 / 10 = 2.9
     assert C.bootstrap_se([2.0, 2.0, 2.0]) == 0.0
@@ -148,8 +149,13 @@ def test_show_claims_colours_verdicts_and_wraps():
     t = C.ClaimTable()
     t.add("a claim " * 20, "p", "o", "uniform map", C.judge(1, 0, 0.1))
     t.add("b", "p", "o", "random weights", C.judge(0, 1, 0.1))
-    html = C.show_claims(t.frame()).to_html()
+    shown = C.show_claims(t.frame())
+    html = shown.data
     assert C.COLOURS["reproduced"] in html and C.COLOURS["not reproduced"] in html
     assert "white-space: normal" in html
-    plain = C.show_table(pd.DataFrame(dict(x=[1.23456])), precision=2).to_html()
+    assert html == C.show_claims(t.frame()).data                 # the same HTML every run (nbval compares it)
+    assert "0x" not in repr(shown)                                # no object address in the text form
+    plain = C.show_table(pd.DataFrame(dict(x=[1.23456])), precision=2).data
     assert "1.23" in plain and "1.2346" not in plain
+    with pytest.raises(ValueError):
+        C.show_claims(t.frame().drop(columns="control"))

@@ -167,5 +167,6 @@ def test_template_table_scores_templates_like_maps():
     assert t.loc["fixed_template", "cam_cos"] < 1.0
     assert t.loc["class_template", "truth_cos"] == pytest.approx(0.5)   # (1 + 0) / 2 over the classes
     assert np.isnan(per_face["class_template"][2])                      # neutral: no score
+    assert per_face[("truth", "class_template")][:2] == pytest.approx([1.0, 0.0])
     overall, per, face = K.cosine_per_face(maps_test, maps_test, labels_test)
     assert overall == pytest.approx(1.0) and set(per) == {"a", "b"}

@@ -98,11 +98,15 @@ def judge(estimate, control, noise=None, *, p_value=None, alpha: float = 0.05, k
             return Verdict("reproduced", f"{_fmt(gap)} {word} the control, beyond {noise_txt}{tail}")
         return Verdict("partly", (partly_why or "only part of the claim holds")
                        + f"; {_fmt(gap)} {word} the control, beyond {noise_txt}{tail}")
+    other = "below" if direction == "higher" else "above"
     if p_value is None and gap < -k * float(noise):
-        other = "below" if direction == "higher" else "above"
         return Verdict("not reproduced", f"the other way round: {_fmt(-gap)} {other} the control, beyond "
                        f"{noise_txt}{tail}")
-    return Verdict("not reproduced", f"{_fmt(gap)} {word} the control, within {noise_txt}{tail}")
+    if p_value is not None and gap < 0:
+        return Verdict("not reproduced", f"the other way round: {_fmt(-gap)} {other} the control "
+                       f"({noise_txt} in the claimed direction){tail}")
+    return Verdict("not reproduced", f"{_fmt(float(estimate))} vs the control's {_fmt(float(control))}: the gap is "
+                   f"within {noise_txt}{tail}")
 
 
 def judge_paired(ours, control, *, direction: str = "higher", alpha: float = 0.05, test: str = "t", full: bool = True,
@@ -175,10 +179,13 @@ def se_mean(values) -> float:
 
 
 def se_proportion(p: float, n: int) -> float:
-    """Binomial standard error sqrt(p (1 - p) / n) of an accuracy or share measured on n items."""
+    """Standard error of an accuracy or share p measured on n items, Agresti-Coull style (two successes and two
+    failures added), so that 0 % or 100 % on a few items still carries noise: sqrt(q (1 - q) / (n + 4)),
+    q = (p n + 2) / (n + 4)."""
     if n < 1:
         raise ValueError(f"n must be >= 1; got {n}")
-    return float(np.sqrt(max(float(p) * (1 - float(p)), 0.0) / int(n)))
+    q = (float(p) * int(n) + 2) / (int(n) + 4)
+    return float(np.sqrt(q * (1 - q) / (int(n) + 4)))
 
 
 def bootstrap_se(values, stat=np.mean, n_boot: int = 1000, seed: int = 0) -> float:
@@ -274,10 +281,11 @@ _TABLE_CSS = [
 ]
 
 
-def show_table(df: pd.DataFrame, precision: int = 3, caption: str | None = None, hide_index: bool = True):
-    """A wide table as a wrapped HTML table (pandas Styler): cells wrap inside the text column instead of running
-    off the page; floats shown with `precision` digits. Returns the Styler (the notebook displays it)."""
-    sty = df.style.format(precision=precision, na_rep="–").set_table_styles(_TABLE_CSS)
+def style_table(df: pd.DataFrame, precision: int = 3, caption: str | None = None, hide_index: bool = True,
+                uuid: str = "table"):
+    """A wide table as a pandas Styler whose cells wrap inside the text column instead of running off the page;
+    floats shown with `precision` digits. A fixed `uuid` keeps the HTML identical from run to run."""
+    sty = df.style.format(precision=precision, na_rep="–").set_table_styles(_TABLE_CSS).set_uuid(uuid)
     if hide_index:
         sty = sty.hide(axis="index")
     if caption:
@@ -292,13 +300,27 @@ def _verdict_css(v) -> str:
         return ""
 
 
-def show_claims(df: pd.DataFrame, caption: str | None = None):
-    """A claim table as wrapped HTML with the verdict cells coloured by their vocabulary word."""
+def style_claims(df: pd.DataFrame, caption: str | None = None):
+    """A claim table as a Styler: wrapped cells, the verdict cells coloured by their vocabulary word."""
     check_table(df)
-    sty = show_table(df, caption=caption)
-    return sty.map(_verdict_css, subset=["verdict"])
+    return style_table(df, caption=caption, uuid="claims").map(_verdict_css, subset=["verdict"])
+
+
+def show_table(df: pd.DataFrame, precision: int = 3, caption: str | None = None, hide_index: bool = True):
+    """Display object (IPython HTML) of style_table: a wrapped HTML table in the notebook and the book, with a
+    run-independent text form (so nbval can compare the cell)."""
+    from IPython.display import HTML
+
+    return HTML(style_table(df, precision, caption, hide_index).to_html())
+
+
+def show_claims(df: pd.DataFrame, caption: str | None = None):
+    """Display object (IPython HTML) of a claim table: wrapped cells, verdicts coloured (see COLOURS)."""
+    from IPython.display import HTML
+
+    return HTML(style_claims(df, caption).to_html())
 
 
 __all__ = ["VERDICTS", "COLUMNS", "COLOURS", "Verdict", "judge", "judge_paired", "judge_count", "not_comparable",
            "by_construction", "se_mean", "se_proportion", "bootstrap_se", "ClaimTable", "verdict_word",
-           "check_table", "write_claims", "show_table", "show_claims"]
+           "check_table", "write_claims", "style_table", "style_claims", "show_table", "show_claims"]

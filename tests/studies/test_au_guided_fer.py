@@ -136,7 +136,8 @@ def test_load_fer_data_errors():
 
 def test_compare_methods_and_claims(faces):
     import pandas as pd
-    from facexplain.studies.au_guided_fer import attention_ceiling, claims, compare_methods
+    from facexplain.studies.au_guided_fer import (attention_ceiling, claims, compare_methods, per_face_scores,
+                                                  template_controls)
 
     data = fer_data(faces.subset(np.arange(12)), faces.subset(np.arange(12, 40)), "seed004")
     torch.manual_seed(0)
@@ -150,16 +151,18 @@ def test_compare_methods_and_claims(faces):
     assert "neutral" not in set(per_class["emotion"])
     ceiling = attention_ceiling(models[True], data)
     assert ceiling["size"] == "2x2" and 0 < ceiling["flat"] < ceiling["best"] <= 1
-    # verdicts follow the numbers
-    t = pd.DataFrame([dict(method="cam", with_au=False, accuracy=80.0, cam_cos=0.4, att_cos=0.5),
-                      dict(method="cam", with_au=True, accuracy=79.0, cam_cos=0.7, att_cos=0.8)])
-    sweep = pd.DataFrame(dict(lam=[0.0, 4.0, 8.0], accuracy=[80.0, 82.0, 79.0], att_cos=[0.5, 0.8, 0.86]))
-    c = claims(t, sweep).set_index("claim")["verdict"]
-    assert c.iloc[0] == "reproduced" and c.iloc[1] == "reproduced" and c.iloc[2].startswith("reproduced")
-    assert c.iloc[3] == "reproduced" and c.iloc[4].startswith("reproduced (one training run")
-    t.loc[1, ["att_cos", "accuracy"]] = [0.5, 70.0]
-    c = claims(t, None).set_index("claim")["verdict"]
-    assert c.iloc[0] == "not reproduced" and c.iloc[2] == "not reproduced"
+    # the per-image truth measure and the template controls
+    truth = np.asarray(data.maps_test)[:, ::-1].copy()           # any per-face reference map will do here
+    table, _, views = compare_methods(models, data, ["cam", "attention"], keep_faces=[0], truth=truth)
+    assert table["truth_cos"].between(0, 1).all() and views[("cam", True)]["truth"].shape == (len(data.y_test),)
+    templates, faces_t = template_controls(data, truth)
+    assert list(templates.method) == ["fixed_template", "class_template"]
+    assert templates[["cam_cos", "att_cos", "truth_cos"]].apply(lambda c: c.between(0, 1)).all().all()
+    pf = per_face_scores(views, faces_t)
+    assert {("cam", True), ("truth", "cam", True), "class_template", ("truth", "class_template")} <= set(pf)
+    c = claims(table, None, templates=templates, per_face=pf)
+    assert set(c.columns) >= {"claim", "paper", "ours", "control", "verdict"} and c.control.astype(bool).all()
+    assert pd  # noqa
 
 
 def test_real_sets_read_through_their_loaders(affectnet_dir, rafdb_dir, tmp_path, monkeypatch):
@@ -220,15 +223,15 @@ def test_seed_repeats_feed_the_accuracy_claims(faces, tmp_path, monkeypatch):
     t = pd.DataFrame([dict(method="cam", with_au=False, accuracy=60.0, cam_cos=0.4, att_cos=0.5),
                       dict(method="cam", with_au=True, accuracy=70.0, cam_cos=0.7, att_cos=0.7)])
     sweep = pd.DataFrame(dict(lam=[0.0, 4.0, 8.0], accuracy=[60.0, 70.0, 62.0], att_cos=[0.5, 0.7, 0.7]))
+    acc = "Accuracy is kept (within 2 points) or improved"
+    peak = "Lambda ablation: accuracy peaks near lambda = 4"
     single = claims(t, sweep, n_test=1000).set_index("claim")["verdict"]
     seeded = claims(t, sweep, n_test=1000, repeats=hand).set_index("claim")["verdict"]
-    acc = "Accuracy is kept (within 2 points) or improved"
-    assert single[acc].startswith("reproduced (improved beyond test noise")   # one run: a 10-point gain
-    assert seeded[acc] == "reproduced (kept; the gap is within seed noise)"    # over seeds: +3.7 ± 6.0
-    peak = "Lambda ablation: accuracy peaks near lambda = 4"
-    assert seeded[peak].startswith("reproduced") and "seed-to-seed sd" in claims(
-        t, sweep, n_test=1000, repeats=hand).set_index("claim").loc[peak, "ours"]
-    noisy = hand.assign(accuracy=[60.0, 75.0, 70.0, 58.0, 55.0, 70.0])          # seed sd 8: the peak's 8-point lead is noise
-    assert claims(t, sweep, n_test=1000, repeats=noisy).set_index("claim")["verdict"][peak].startswith("not comparable")
-    close = sweep.assign(accuracy=[60.0, 70.0, 68.0])                              # runner-up 2 points behind
-    assert claims(t, close, n_test=1000, repeats=hand).set_index("claim")["verdict"][peak].startswith("not comparable")
+    assert single[acc].startswith("partly")                 # one run each: kept beyond test noise, at most
+    assert seeded[acc].startswith("not reproduced")         # over seeds +3.7 ± 6.0: not clear of a 2-point loss
+    assert single[peak].startswith("reproduced")            # 8-point lead vs test SE 1.6 (x sqrt 2)
+    assert seeded[peak].startswith("not reproduced")        # vs seed sd 3.0 (x sqrt 2): within 2x noise
+    clear = sweep.assign(accuracy=[60.0, 75.0, 62.0])
+    assert claims(t, clear, n_test=1000, repeats=hand).set_index("claim")["verdict"][peak].startswith("reproduced")
+    assert seeded["Aligning layer attention with AU maps raises ATT-COS"].startswith("reproduced")
+    assert single["Aligning layer attention with AU maps raises ATT-COS"].startswith("not comparable")

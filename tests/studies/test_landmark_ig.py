@@ -54,15 +54,35 @@ def test_summaries_and_tables():
 
 def test_claims_table_has_verdicts():
     ks = [468, 64, 16]
-    summ = pd.DataFrame([dict(net=n, emotion=e, k=k, acc_mean=0.9 + 0.01 * (k == 64), acc_std=0.0, n_seeds=1,
-                              bacc_mean=0.9, bacc_std=0.0) for n in ("T-EMO", "R-EMO") for e in EMO for k in ks])
-    svm = pd.DataFrame([dict(model=m, emotion=e, k=468, acc=0.95, bacc=0.9) for m in ("linear SVM", "RBF SVM")
-                        for e in EMO])
-    prec = pd.DataFrame([dict(net="T-EMO", emotion=e, k=k, precision=0.8, chance=0.2, n_truth=90) for e in EMO
-                         for k in (64, 16)])
+    runs = pd.DataFrame([dict(net=n, emotion=e, k=k, seed=s, acc=0.9 + 0.01 * (k == 64) + 0.001 * s,
+                              bacc=0.9, val_acc=0.9 + 0.01 * (k == 64)) for n in ("T-EMO", "R-EMO") for e in EMO
+                         for k in ks for s in range(3)])
+    svm = pd.DataFrame([dict(model=m, emotion=e, k=468, seed=s, acc=0.95, bacc=0.9) for m in ("linear SVM", "RBF SVM")
+                        for e in EMO for s in range(3)])
+    prec = pd.DataFrame([dict(net=n, emotion=e, k=k, precision=p + 0.01 * EMO.index(e), chance=0.2, n_truth=90)
+                         for n, p in (("T-EMO", 0.8), ("INPUT_ONLY", 0.5)) for e in EMO for k in (64, 16)])
     comp = pd.DataFrame(dict(net="T-EMO", emotion=list(EMO), pairs=10, completeness_error=0.004))
-    c = lig.claims_table(summ, svm, prec, comp, ks)
-    assert list(c.columns) == ["claim", "paper", "ours", "verdict"]
+    c = lig.claims_table(runs, svm, prec, comp, ks)
+    assert list(c.columns) == ["claim", "paper", "ours", "control", "verdict"]
     assert c.verdict.str.match(r"^(reproduced|partly|not reproduced|not comparable)").all()
-    assert c.verdict.iloc[0].startswith("reproduced")                   # precision 0.8 vs chance 0.2
+    assert c.verdict.iloc[0].startswith("reproduced")                   # precision 0.8 vs input-only 0.5
     assert c[c.claim.str.contains("linear SVM")].verdict.iloc[0].startswith("not reproduced")
+    assert c[c.claim.str.contains("T-EMO: some k")].verdict.iloc[0].startswith("reproduced")
+
+
+def test_seed_split_and_chosen_k():
+    n = 120                                                     # 20 subjects, each showing all six emotions
+    x = np.zeros((n, 2, 2, 5), np.float32)
+    seqs = SequenceSet(x, x.transpose(0, 1, 3, 2).copy(), np.array([EMO[i % 6] for i in range(n)], dtype=object),
+                       np.array([f"S{i // 6}" for i in range(n)], dtype=object), None, EMO, {})
+    tr, va, te = lig.seed_split(seqs, 0.25, seed=0)
+    assert not (set(seqs.subject[tr]) & set(seqs.subject[va])) and not (set(seqs.subject[tr]) & set(seqs.subject[te]))
+    other = lig.seed_split(seqs, 0.25, seed=1)
+    assert not all(np.array_equal(a, b) for a, b in zip((tr, va, te), other))       # the partition varies by seed
+    runs = pd.DataFrame(dict(net="T-EMO", emotion="fear", seed=0, k=[468, 64, 16], acc=[0.7, 0.9, 0.8],
+                             val_acc=[0.6, 0.6, 0.9]))
+    got = lig.chosen_k(runs, among=[64, 16])
+    assert got.k.tolist() == [16] and got.acc.tolist() == [0.8]          # chosen on validation, read on test
+    assert lig.chosen_k(runs.assign(val_acc=0.6)).k.tolist() == [468]   # ties: the larger k
+
+

@@ -270,7 +270,8 @@ def template_table(maps_train, labels_train, maps_test, labels_test, truth_test=
     """The template controls of CAM-COS / ATT-COS: `fixed_template` (the training-mean AU map, the same for every
     face) and `class_template` (the training mean of the face's class), scored like any map against the test faces'
     AU maps (and, with truth_test, against each face's own AU map). Returns (table, per_face): table rows
-    (method, cam_cos, att_cos, truth_cos); per_face {method: per-face cosine to the AU map}."""
+    (method, cam_cos, att_cos, truth_cos); per_face {method: per-face cosine to the AU map, ("truth", method): per-face
+    cosine to the face's own AU map}."""
     import pandas as pd
 
     labels_test = np.asarray(labels_test, dtype=object)
@@ -279,7 +280,9 @@ def template_table(maps_train, labels_train, maps_test, labels_test, truth_test=
     rows, per_face = [], {}
     for name, maps in (("fixed_template", fixed), ("class_template", by_class)):
         cos, _, face = cosine_per_face(maps, maps_test, labels_test)
-        truth = cosine_per_face(maps, truth_test, labels_test)[0] if truth_test is not None else np.nan
+        truth = np.nan
+        if truth_test is not None:
+            truth, _, per_face[("truth", name)] = cosine_per_face(maps, truth_test, labels_test)
         rows.append(dict(method=name, cam_cos=cos, att_cos=cos, truth_cos=truth))
         per_face[name] = face
     return pd.DataFrame(rows), per_face

@@ -122,25 +122,75 @@ def class_mean_maps(maps: np.ndarray, data: FERData) -> dict[str, np.ndarray]:
     return {c: m[labels == c].mean(0) for c in data.classes if (labels == c).any()}
 
 
-def compare_methods(models: dict, data: FERData, methods, layer="layer4", keep_faces=None, targets: str = "label"):
+def compare_methods(models: dict, data: FERData, methods, layer="layer4", keep_faces=None, targets: str = "label",
+                    truth=None):
     """Table 1 analog: for each model (key with_au: bool) and method, accuracy, CAM-COS and ATT-COS.
 
-    Returns (table, per_class, views): table rows (method, with_au, accuracy, cam_cos, att_cos); per_class rows
-    (method, with_au, emotion, cos); views[(method, with_au)] = dict(mean=class mean maps, faces=maps of the
-    test faces in keep_faces). "attention" may be among the methods (its CAM-COS is the ATT-COS)."""
+    Returns (table, per_class, views): table rows (method, with_au, accuracy, cam_cos, att_cos[, truth_cos]);
+    per_class rows (method, with_au, emotion, cos); views[(method, with_au)] = dict(mean=class mean maps, faces=maps
+    of the test faces in keep_faces, cos=per-face CAM-COS[, truth=per-face cosine to the face's own AU map]).
+    truth: each test face's own AU map (truth_maps), the per-image measure no template can match.
+    "attention" may be among the methods (its CAM-COS is the ATT-COS)."""
+    from ..metrics.controls import cosine_per_face
+
     keep_faces = np.asarray([] if keep_faces is None else keep_faces, dtype=int)
     rows, per_rows, views = [], [], {}
     for with_au, model in models.items():
         base = evaluate_fer(model, data, layer)
         for method in methods:
             maps = saliency(model, data, method, layer, targets)
-            overall, per, _ = map_scores(maps, data)
-            rows.append(dict(method=method, with_au=bool(with_au), accuracy=100 * base["accuracy"],
-                             cam_cos=overall, att_cos=base["att_cos"]))
-            per_rows += [dict(method=method, with_au=bool(with_au), emotion=c, cos=v) for c, v in per.items()]
+            overall, per, cos = map_scores(maps, data)
+            row = dict(method=method, with_au=bool(with_au), accuracy=100 * base["accuracy"], cam_cos=overall,
+                       att_cos=base["att_cos"])
             views[(method, bool(with_au))] = dict(mean=class_mean_maps(maps, data),
-                                                  faces=positive_unit_max(maps[keep_faces]))
+                                                  faces=positive_unit_max(maps[keep_faces]), cos=cos)
+            if truth is not None:
+                row["truth_cos"], _, views[(method, bool(with_au))]["truth"] = cosine_per_face(
+                    maps, truth, data.labels_test)
+            rows.append(row)
+            per_rows += [dict(method=method, with_au=bool(with_au), emotion=c, cos=v) for c, v in per.items()]
     return pd.DataFrame(rows), pd.DataFrame(per_rows), views
+
+
+def truth_maps(dataset="synthetic", data_dir=None, n_faces: int = 600, seed: int = 0, image_size: int = 112,
+               test_fraction: float = 0.25):
+    """Each test face's own AU map (the AUs the generator activated on it, drawn at its landmarks), in the order of
+    load_fer_data(...)'s test faces; None for a real dataset (no per-face AU truth)."""
+    from ..metrics.controls import truth_au_maps
+    from .shared import fer_test_faces
+
+    if str(dataset).lower() != "synthetic":
+        return None
+    test = fer_test_faces(dataset, data_dir, n_faces=n_faces, seed=seed, image_size=image_size,
+                          test_fraction=test_fraction)
+    return truth_au_maps(test.landmarks, test.au_numbers, test.au_intensity, test.images.shape[1:3])
+
+
+def template_controls(data: FERData, truth=None):
+    """The template rows of cam_cos.csv and Table 1 (controls.template_table): `fixed_template` (the training-mean AU
+    map) and `class_template` (the training mean of the face's class), scored like every map. Returns (rows,
+    per_face) with rows shaped like compare_methods' table (accuracy NaN, with_au NaN)."""
+    from ..metrics.controls import template_table
+
+    labels_train = np.asarray(data.classes, dtype=object)[data.y_train.numpy()]
+    table, per_face = template_table(data.maps_train.numpy(), labels_train, data.maps_test.numpy(), data.labels_test,
+                                     truth)
+    table.insert(1, "with_au", None)                  # no model: neither without nor with alignment
+    table.insert(2, "accuracy", np.nan)
+    if truth is None:
+        table = table.drop(columns="truth_cos")
+    return table, per_face
+
+
+def per_face_scores(views: dict, template_faces: dict) -> dict:
+    """The per-face cosines the claim check pairs over test faces: {(method, with_au): CAM-COS,
+    ("truth", method, with_au): cosine to the face's own AU map} from compare_methods' views, plus the templates'."""
+    out = dict(template_faces)
+    for (method, with_au), v in views.items():
+        out[(method, with_au)] = v["cos"]
+        if "truth" in v:
+            out[("truth", method, with_au)] = v["truth"]
+    return out
 
 
 def attention_ceiling(model: SmallResNet, data: FERData, layer="layer4") -> dict:
@@ -207,99 +257,122 @@ def seed_summary(repeats) -> dict:
                 d_att_sd=sd(d_att), acc_sd=acc_sd, n_better=int((d_acc > 0).sum()))
 
 
-def _accuracy_note(d_acc: float, acc: float, n_test: int | None) -> str:
-    if not n_test:
-        return " (improved)" if d_acc > 0 else ""
-    se = 100 * np.sqrt(max(acc / 100 * (1 - acc / 100), 1e-4) / n_test)
-    return f" ({d_acc:+.1f} points, within noise: SE {se:.1f})" if abs(d_acc) < 2 * se else \
-        (" (improved beyond test noise; one training run each)" if d_acc > 0 else "")
-
-
 def claims(table, sweep, paper_dataset: str = "RAF-DB", accuracy_margin: float = 2.0, ceiling: dict | None = None,
-           n_test: int | None = None, repeats=None):
-    """The chapter's claim check: (claim, paper, ours, verdict) with honest verdicts computed from our numbers.
+           n_test: int | None = None, repeats=None, templates=None, per_face: dict | None = None):
+    """The chapter's claim check (claim, paper, ours, control, verdict), every verdict from facexplain.claims.
 
-    n_test (test faces) gives the binomial standard error of an accuracy, against which accuracy gaps are read.
-    repeats (seed_repeats() with two or more seeds) replaces the single-run accuracy gap by the mean paired gap over
-    training seeds, and reads the lead of the lambda sweep's peak over its runner-up against the seed-to-seed
-    spread of one model as well as against the test-set error."""
+    repeats: seed_repeats() (two or more training seeds) gives the noise of accuracy and ATT-COS; templates: the
+    template rows (controls.template_table: fixed_template, class_template) the attention is judged against;
+    per_face: {(method, with_au) or template name: per-face cosines} for paired tests over test faces, and
+    {("truth", method, with_au) or ("truth", template): per-face cosines to each face's own AU map}."""
+    from ..claims import ClaimTable, judge, judge_count, judge_paired, not_comparable, se_proportion
+
+    ct = ClaimTable()
+    per_face = dict(per_face or {})
     t = table.set_index(["method", "with_au"])
-    first = table["method"].iloc[0]
+    first = "cam" if ("cam", False) in t.index else table["method"].iloc[0]
     acc0, acc1 = t.loc[(first, False), "accuracy"], t.loc[(first, True), "accuracy"]
     att0, att1 = t.loc[(first, False), "att_cos"], t.loc[(first, True), "att_cos"]
     p = PAPER_TABLE1[(paper_dataset, "cam")]
-    cams = [m for m in dict.fromkeys(table["method"]) if m != "attention"]
-    gains = {m: t.loc[(m, True), "cam_cos"] - t.loc[(m, False), "cam_cos"] for m in cams}
-    n_up = sum(g > 0.02 for g in gains.values())
-    d_att, d_acc = att1 - att0, acc1 - acc0
-
-    def verdict(good, partly):
-        return "reproduced" if good else ("partly" if partly else "not reproduced")
-
-    rows = [
-        dict(claim="Aligning layer attention with AU maps raises ATT-COS",
-             paper=f"{p['att_cos'][0]:.2f} -> {p['att_cos'][1]:.2f} ({paper_dataset}, CAM model)",
-             ours=f"{att0:.3f} -> {att1:.3f}", verdict=verdict(d_att >= 0.1, d_att > 0.02)),
-        dict(claim="Alignment raises CAM-COS of the CAM methods (paper: all of them)",
-             paper=f"CAM {p['cam_cos'][0]:.2f} -> {p['cam_cos'][1]:.2f}; every method up",
-             ours="; ".join(f"{m} {g:+.3f}" for m, g in gains.items()) + f" ({n_up}/{len(gains)} up by > 0.02)",
-             verdict=verdict(n_up == len(gains), n_up > 0)),
-    ]
     seeds = seed_summary(repeats) if repeats is not None and repeats["seed"].nunique() > 1 else None
-    ours = f"{acc0:.1f} -> {acc1:.1f} %"
-    if seeds is None:
-        note = _accuracy_note(d_acc, acc0, n_test)
-        acc_verdict = ("reproduced" + note) if d_acc >= -accuracy_margin else \
-            ("partly" + note) if "within noise" in note else "not reproduced"
+    tmpl = templates.set_index("method") if templates is not None and len(templates) else None
+    att_sd = float(repeats.groupby("with_au").att_cos.std(ddof=1).mean()) if seeds else float("nan")
+
+    # 1. ATT-COS rises with alignment (over training seeds)
+    if seeds is not None:
+        w = repeats.pivot(index="seed", columns="with_au", values="att_cos")
+        v = judge_paired(w[True].to_numpy(), w[False].to_numpy(), why=f"over {seeds['n']} training seeds")
+        ours = f"{att0:.3f} -> {att1:.3f}; over {seeds['n']} seeds {seeds['d_att']:+.3f} ± {seeds['d_att_sd']:.3f} (sd)"
     else:
-        rows[0]["ours"] += f"; over {seeds['n']} training seeds {seeds['d_att']:+.3f} ± {seeds['d_att_sd']:.3f}"
-        m, sd, n = seeds["d_acc"], seeds["d_acc_sd"], seeds["n"]
-        se = sd / np.sqrt(n)
-        ours += (f" (the chapter's seed); over {n} training seeds the gap is {m:+.1f} ± {sd:.1f} points "
-                 f"(mean ± sd), higher with AU in {seeds['n_better']}/{n}")
-        acc_verdict = ("reproduced (improved over seeds)" if m - 2 * se > 0 else
-                       "reproduced (kept; the gap is within seed noise)") if m >= -accuracy_margin else \
-            ("partly (a loss within seed noise)" if m + 2 * se >= -accuracy_margin else "not reproduced")
-    rows.append(dict(claim=f"Accuracy is kept (within {accuracy_margin:g} points) or improved",
-                     paper=f"{p['accuracy'][0]:.2f} -> {p['accuracy'][1]:.2f} %", ours=ours, verdict=acc_verdict))
+        v = not_comparable("one training run per model: set n_seeds >= 2 for a noise estimate")
+        ours = f"{att0:.3f} -> {att1:.3f}"
+    ct.add("Aligning layer attention with AU maps raises ATT-COS",
+           f"{p['att_cos'][0]:.2f} -> {p['att_cos'][1]:.2f} ({paper_dataset}, CAM model)", ours,
+           "the same classifier trained without alignment (w/o AU)", v)
+
+    # 2. CAM-COS rises for every CAM method (paired over test faces)
+    cams = [m for m in dict.fromkeys(table["method"]) if m != "attention" and (m, True) in t.index]
+    ups, parts = 0, []
+    for m in cams:
+        a, b = per_face.get((m, True)), per_face.get((m, False))
+        if a is None or b is None:
+            continue
+        vm = judge_paired(a, b, why="over test faces")
+        ups += vm.word == "reproduced"
+        parts.append(f"{m} {t.loc[(m, True), 'cam_cos'] - t.loc[(m, False), 'cam_cos']:+.3f}")
+    if parts:
+        ct.add("Alignment raises CAM-COS of the CAM methods (paper: all of them)",
+               f"CAM {p['cam_cos'][0]:.2f} -> {p['cam_cos'][1]:.2f}; every method up",
+               "; ".join(parts) + f" ({ups}/{len(parts)} up beyond a paired test over test faces, one training run)",
+               "each method on the classifier without alignment",
+               judge_count(ups, len(parts), chance=0.05,
+                           why="methods whose paired test (alpha 0.05) finds a rise; a method rises by chance with "
+                               "probability <= 0.05"))
+
+    # 3. Accuracy kept (within the margin) or improved, over seeds
+    if seeds is not None:
+        m, se = seeds["d_acc"], seeds["d_acc_sd"] / np.sqrt(seeds["n"])
+        v = judge(m, -accuracy_margin, noise=se, full=m > 2 * se, partly_why="kept, not improved",
+                  why=f"mean paired gap over {seeds['n']} training seeds (SE {se:.1f}) against a loss of "
+                      f"{accuracy_margin:g} points")
+        ours = (f"{acc0:.1f} -> {acc1:.1f} % (the chapter's seed); over {seeds['n']} seeds {m:+.1f} ± "
+                f"{seeds['d_acc_sd']:.1f} points (sd), higher with AU in {seeds['n_better']}/{seeds['n']}")
+    else:
+        se = 100 * se_proportion(acc0 / 100, n_test) * np.sqrt(2) if n_test else float("nan")
+        v = judge(acc1 - acc0, -accuracy_margin, noise=se, full=False, partly_why="kept (one run each)",
+                  why="binomial SE of the test set")
+        ours = f"{acc0:.1f} -> {acc1:.1f} %"
+    ct.add(f"Accuracy is kept (within {accuracy_margin:g} points) or improved",
+           f"{p['accuracy'][0]:.2f} -> {p['accuracy'][1]:.2f} %", ours,
+           f"a loss of {accuracy_margin:g} points against the classifier without alignment", v)
+
+    # 4-5. lambda ablation
     if sweep is not None and len(sweep) > 1:
         s = sweep.sort_values("lam")
-        best = s.loc[s["accuracy"].idxmax(), "lam"]
-        hi = s[s["lam"] >= 5]
-        att_hi = hi["att_cos"].min() if len(hi) else float("nan")
-        rising = bool(np.all(np.diff(s["att_cos"].to_numpy()) > -0.02))
-        rows.append(dict(claim="Lambda ablation: ATT-COS grows with lambda (>= 0.85 for lambda >= 5)",
-                         paper="ATT-COS >= 0.85 for lambda >= 5",
-                         ours=", ".join(f"{l:g}: {a:.3f}" for l, a in zip(s["lam"], s["att_cos"])),
-                         verdict=("reproduced" if rising and att_hi >= 0.85 else
-                                  "partly (grows, lower level)" if rising else "not reproduced")))
-        top2 = np.sort(s["accuracy"].to_numpy())[::-1][:2]
-        lead = float(top2[0] - top2[-1])                  # how far the peak stands above the runner-up
-        se = 100 * np.sqrt(0.25 / n_test) if n_test else 0.0   # worst-case binomial standard error, points
-        noise = f"; the peak leads by {lead:.1f} points vs SE {se:.1f}" if n_test else ""
-        if seeds is not None:
-            noise += f" and seed-to-seed sd {seeds['acc_sd']:.1f}"
-        noisy = (n_test is not None and lead < 2 * se) or (seeds is not None and lead < 2 * seeds["acc_sd"])
-        rows.append(dict(claim="Lambda ablation: accuracy peaks near lambda = 4",
-                         paper="peak near 4", ours=f"peak at {best:g} "
-                         f"({', '.join(f'{l:g}: {a:.1f}' for l, a in zip(s['lam'], s['accuracy']))})" + noise,
-                         verdict=("not comparable (the peak is within test or seed noise of the runner-up)" if noisy else
-                                  ("reproduced" if seeds is not None else
-                                   "reproduced (one training run per lambda: seed noise not measured)")
-                                  if 2 <= best <= 6 else "not reproduced")))
-    if ceiling is not None:
-        share = (att1 - ceiling["flat"]) / (ceiling["best"] - ceiling["flat"])
-        rows.append(dict(claim="With AU, attention gets close to the AU maps (judged against what a "
-                               f"{ceiling['size']} map can reach at all)",
-                         paper=f"ATT-COS {p['att_cos'][1]:.2f} ({paper_dataset})",
-                         ours=f"{att1:.3f}: {100 * share:.0f}% of the way from a flat map ({ceiling['flat']:.3f}) "
-                              f"to the best {ceiling['size']} map ({ceiling['best']:.3f})",
-                         verdict=("reproduced (relative to the resolution ceiling)" if share >= 0.8 else
-                                  "partly" if share >= 0.5 else "not reproduced")))
-    rows.append(dict(claim="Absolute accuracy / cosine levels", paper=f"{paper_dataset} numbers above",
-                     ours="synthetic faces, small CNN, CPU budget",
-                     verdict="not comparable (other data, model and training length)"))
-    return pd.DataFrame(rows)
+        lo, hi = s.iloc[0], s.iloc[-1]
+        big = s[s["lam"] >= 5]
+        ct.add("Lambda ablation: ATT-COS grows with lambda (>= 0.85 for lambda >= 5)", "ATT-COS >= 0.85 for lambda >= 5",
+               ", ".join(f"{l:g}: {a:.3f}" for l, a in zip(s["lam"], s["att_cos"])),
+               f"lambda = {lo['lam']:g} (one run per lambda; seed sd of ATT-COS {att_sd:.3f})",
+               judge(hi["att_cos"], lo["att_cos"], noise=att_sd * np.sqrt(2),
+                     full=bool(len(big) and big["att_cos"].min() >= 0.85),
+                     partly_why="grows, but stays below 0.85", why="largest vs smallest lambda"))
+        near = s[(s["lam"] >= 2) & (s["lam"] <= 6)]
+        far = s[(s["lam"] < 2) | (s["lam"] > 6)]
+        acc_se = 100 * np.sqrt(0.25 / n_test) if n_test else float("nan")
+        noise = max(acc_se, seeds["acc_sd"]) * np.sqrt(2) if seeds is not None else acc_se * np.sqrt(2)
+        if len(near) and len(far):
+            ct.add("Lambda ablation: accuracy peaks near lambda = 4", "peak near 4",
+                   f"best near 4 (2-6): {near['accuracy'].max():.1f} %; elsewhere: {far['accuracy'].max():.1f} % "
+                   f"({', '.join(f'{l:g}: {a:.1f}' for l, a in zip(s['lam'], s['accuracy']))})",
+                   "the best accuracy at lambdas outside 2-6",
+                   judge(near["accuracy"].max(), far["accuracy"].max(), noise=noise,
+                         why="noise: test-set SE and seed sd of one model's accuracy"))
+
+    # 6. close to the AU maps: judged against the class template (knows the class, not the face)
+    if tmpl is not None:
+        fixed, cls = tmpl.loc["fixed_template", "att_cos"], tmpl.loc["class_template", "att_cos"]
+        a, b = per_face.get(("attention", True)), per_face.get("class_template")
+        v = (judge_paired(a, b, why="over test faces") if a is not None and b is not None else
+             judge(att1, cls, noise=att_sd, why="seed sd of ATT-COS"))
+        ceil = (f"; best {ceiling['size']} map {ceiling['best']:.3f}, flat map {ceiling['flat']:.3f}"
+                if ceiling is not None else "")
+        ct.add("With AU, attention gets close to the AU maps", f"ATT-COS {p['att_cos'][1]:.2f} ({paper_dataset})",
+               f"ATT-COS {att1:.3f} (w/ AU)" + ceil,
+               f"class template (training-mean map of the face's class) {cls:.3f}; fixed template {fixed:.3f}", v,
+               evidence="the AU map follows from the class and the landmarks: a map that knows only the class "
+                        "scores about as high, so ATT-COS near it says little about the face")
+        ta, tb = per_face.get(("truth", "attention", True)), per_face.get(("truth", "class_template"))
+        if ta is not None and tb is not None:
+            ct.add("(book) aligned attention follows each face's own AUs better than a template",
+                   "not measurable on RAF-DB (no per-face AU truth)",
+                   f"cosine to each face's own AU map: {np.nanmean(ta):.3f} (attention w/ AU)",
+                   f"class template: {np.nanmean(tb):.3f}",
+                   judge_paired(ta, tb, why="over test faces; generated faces know their active AUs"))
+    ct.add("Absolute accuracy / cosine levels", f"{paper_dataset} numbers above",
+           "synthetic faces, small CNN, CPU budget", "the paper's RAF-DB models",
+           not_comparable("other data, model and training length"))
+    return ct.frame()
 
 
 # --- the chapter's steps, as its notebook runs them -----------------------------------------------------------
@@ -327,14 +400,49 @@ def methods(cfg) -> list[str]:
 
 
 def table1(cfg, models: dict, data: FERData, keep_faces):
-    """Table 1 analog (cam_cos.csv, cam_cos_per_class.csv): (table, per_class, views), see compare_methods."""
+    """Table 1 analog (cam_cos.csv, cam_cos_per_class.csv, cam_cos_per_face.csv): (table, per_class, views), see
+    compare_methods. The table ends with the template controls (fixed_template: the training-mean AU map;
+    class_template: the training mean of the face's class; with_au and accuracy empty), and on generated faces every
+    map is also scored against each face's own AU map (truth_cos)."""
     from ..cache import atomic_to_csv
 
+    truth = truth_maps(cfg.dataset, cfg.data_dir, n_faces=cfg.n_faces, seed=cfg.seed, image_size=cfg.image_size,
+                       test_fraction=cfg.test_fraction)
     table, per_class, views = compare_methods(models, data, methods(cfg), layer=cfg.layer, keep_faces=keep_faces,
-                                              targets=cfg.targets)
-    atomic_to_csv(table[["method", "with_au", "accuracy", "cam_cos", "att_cos"]], cfg.out / "cam_cos.csv")
+                                              targets=cfg.targets, truth=truth)
+    templates, template_faces = template_controls(data, truth)
+    table = pd.concat([table, templates], ignore_index=True)
+    cols = ["method", "with_au", "accuracy", "cam_cos", "att_cos"] + (["truth_cos"] if truth is not None else [])
+    atomic_to_csv(table[cols], cfg.out / "cam_cos.csv")
     atomic_to_csv(per_class, cfg.out / "cam_cos_per_class.csv")
+    faces = per_face_scores(views, template_faces)
+    atomic_to_csv(_per_face_long(faces), cfg.out / "cam_cos_per_face.csv")
     return table, per_class, views
+
+
+def _per_face_long(faces: dict) -> pd.DataFrame:
+    """per_face_scores' dict as rows (measure: au_map | truth, method, with_au (empty for templates), face, cos)."""
+    rows = []
+    for key, arr in faces.items():
+        key = key if isinstance(key, tuple) else (key,)
+        measure, rest = ("truth", key[1:]) if key[0] == "truth" else ("au_map", key)
+        method, with_au = rest[0], (bool(rest[1]) if len(rest) > 1 else np.nan)
+        rows += [dict(measure=measure, method=method, with_au=with_au, face=i, cos=v)
+                 for i, v in enumerate(np.asarray(arr, np.float64))]
+    return pd.DataFrame(rows, columns=["measure", "method", "with_au", "face", "cos"])
+
+
+def per_face_from_csv(path) -> dict:
+    """cam_cos_per_face.csv back to per_face_scores(...)'s dict (keys (method, with_au), template names, and their
+    ("truth", ...) versions)."""
+    long = pd.read_csv(path)
+    out = {}
+    for (measure, method, with_au), g in long.groupby(["measure", "method", "with_au"], dropna=False, sort=False):
+        key = method if pd.isna(with_au) else (method, bool(with_au))
+        if measure == "truth":
+            key = ("truth", *key) if isinstance(key, tuple) else ("truth", key)
+        out[key] = g.sort_values("face")["cos"].to_numpy(np.float64)
+    return out
 
 
 def _with_au(m: str, w: bool) -> str:
@@ -342,8 +450,11 @@ def _with_au(m: str, w: bool) -> str:
 
 
 def table1_view(table: pd.DataFrame, methods) -> pd.DataFrame:
-    """Methods x (accuracy, CAM-COS, ATT-COS) w/o and w/ AU."""
-    wide = table.pivot(index="method", columns="with_au", values=["accuracy", "cam_cos", "att_cos"]).loc[list(methods)]
+    """Methods x (accuracy, CAM-COS, ATT-COS) w/o and w/ AU, then the template controls (the same map either way)."""
+    models = table[table["with_au"].notna()].astype({"with_au": bool})
+    wide = models.pivot(index="method", columns="with_au", values=["accuracy", "cam_cos", "att_cos"]).loc[list(methods)]
+    for _, r in table[table["with_au"].isna()].iterrows():
+        wide.loc[r["method"]] = [r[m] for m, _ in wide.columns]
     names = {"cam_cos": "CAM-COS", "att_cos": "ATT-COS", "accuracy": "acc %"}
     wide.columns = [_with_au(names[m], w) for m, w in wide.columns]
     return wide.round(3)
@@ -395,17 +506,51 @@ def repeats_note(table: pd.DataFrame) -> str:
             f"varies by {gaps['acc_sd']:.1f} points (sd) from seed to seed")
 
 
-def write_claims(cfg, table, sweep_table, ceiling, data: FERData, repeats_table) -> pd.DataFrame:
-    """The chapter's claim check (claims.csv)."""
-    from ..cache import atomic_to_csv
+def grid_ceiling(data: FERData, size) -> float:
+    """The best ATT-COS a map on a size x size grid can reach: the AU maps averaged down to it, upsampled back and
+    scored like ATT-COS (per class, then over classes)."""
+    size = (int(size), int(size)) if np.isscalar(size) else tuple(size)
+    with_map = data.maps_test.flatten(1).amax(1) > 0
+    best, _, _ = map_scores(_embed(shrink_maps(data.maps_test[with_map], size).numpy(), with_map), data)
+    return float(best)
 
-    out = claims(table, sweep_table, paper_dataset="RAF-DB", ceiling=ceiling, n_test=len(data.y_test),
-                 repeats=repeats_table)
-    atomic_to_csv(out, cfg.out / "claims.csv")
+
+def prose_numbers(cfg, table, ceiling: dict, data: FERData, repeats_table) -> dict:
+    """The run-dependent numbers the chapter's text quotes, by name (glued into the Markdown with myst-nb)."""
+    t = table[table["with_au"].notna()].astype({"with_au": bool}).set_index(["method", "with_au"])
+    first = "cam" if ("cam", False) in t.index else t.index[0][0]
+    tmpl = table[table["with_au"].isna()].set_index("method")
+    n = len(data.y_test)
+    acc0 = float(t.loc[(first, False), "accuracy"]) / 100
+    out = dict(att_wo=float(t.loc[(first, False), "att_cos"]), att_w=float(t.loc[(first, True), "att_cos"]),
+               n_test=n, acc_se=100 * float(np.sqrt(acc0 * (1 - acc0) / n)),
+               ceiling_best=float(ceiling["best"]), ceiling_flat=float(ceiling["flat"]), ceiling_size=ceiling["size"],
+               ceiling_7=grid_ceiling(data, 7), ceiling_14=grid_ceiling(data, 14))
+    if len(tmpl):
+        out.update(fixed_template=float(tmpl.loc["fixed_template", "att_cos"]),
+                   class_template=float(tmpl.loc["class_template", "att_cos"]))
+    if repeats_table is not None and repeats_table["seed"].nunique() > 1:
+        g = seed_summary(repeats_table)
+        out.update(d_att=g["d_att"], d_att_sd=g["d_att_sd"], acc_seed_sd=g["acc_sd"], n_seeds=g["n"])
+    return out
+
+
+def write_claims(cfg, table, sweep_table, ceiling, data: FERData, repeats_table) -> pd.DataFrame:
+    """The chapter's claim check (claims.csv), every verdict from facexplain.claims: the template rows of `table` are
+    the controls of the attention claims, the per-face scores (cam_cos_per_face.csv) give paired tests."""
+    from ..claims import write_claims as write
+
+    models = table[table["with_au"].notna()].astype({"with_au": bool})
+    templates = table[table["with_au"].isna()]
+    path = cfg.out / "cam_cos_per_face.csv"
+    out = claims(models, sweep_table, paper_dataset="RAF-DB", ceiling=ceiling, n_test=len(data.y_test),
+                 repeats=repeats_table, templates=templates if len(templates) else None,
+                 per_face=per_face_from_csv(path) if path.exists() else None)
+    write(out, cfg.out)
     return out
 
 
 __all__ = ["PAPER_TABLE1", "PARAMETERS", "PRESETS", "ceiling_note", "data", "describe", "methods", "models",
            "paper_view", "repeats", "repeats_note", "repeats_view", "sweep", "table1", "table1_view", "write_claims", "attention_ceiling", "class_mean_maps", "claims",
            "compare_methods", "lambda_sweep", "map_scores", "paper_table", "positive_unit_max", "saliency",
-           "seed_repeats", "seed_summary", "settings"]
+           "grid_ceiling", "per_face_from_csv", "per_face_scores", "prose_numbers", "seed_repeats", "seed_summary", "settings", "template_controls", "truth_maps"]

@@ -182,17 +182,26 @@ def scores_figure(study, seed: int):
 
 
 def seed_sweep_summary(cfg, targets: dict, readers: dict):
-    """The t-tests over n_study_seeds other player draws (ttest_seeds.csv): t range, share of p < 0.05 and of
-    games that end higher, per group. (None, None) when n_study_seeds is 0."""
+    """The t-tests over n_study_seeds other player draws (ttest_seeds.csv), and the same draws of players who do not
+    learn (game.controls.no_learning; ttest_seeds_no_learning.csv), the null of the learning claim: t range, share of
+    p < 0.05 and of games that end higher, per group. (None, None) when n_study_seeds is 0."""
+    from ..game.controls import no_learning
+
     if not cfg.n_study_seeds:
         return None, None
-    sweep = seed_sweep(target_sets(targets), readers["subject"], range(cfg.seed + 1, cfg.seed + 1 + cfg.n_study_seeds),
-                       n_players=cfg.n_players, n_tries=cfg.n_tries, model=player_model(cfg))
+    seeds = range(cfg.seed + 1, cfg.seed + 1 + cfg.n_study_seeds)
+    sweep = seed_sweep(target_sets(targets), readers["subject"], seeds, n_players=cfg.n_players, n_tries=cfg.n_tries,
+                       model=player_model(cfg))
     atomic_to_csv(sweep, cfg.out / "ttest_seeds.csv", index=False)
-    summary = sweep.groupby("group").agg(t_mean=("t", "mean"), t_min=("t", "min"), t_max=("t", "max"),
-                                         share_p_below_05=("p", lambda p: (p < 0.05).mean()),
-                                         share_increased=("share_increased", "mean"))
-    return sweep, summary.loc[[g for g in ("all", "instructions", "score") if g in summary.index]].round(3)
+    null = seed_sweep(target_sets(targets), readers["subject"], seeds, n_players=cfg.n_players, n_tries=cfg.n_tries,
+                      model=no_learning(player_model(cfg)))
+    atomic_to_csv(null, cfg.out / "ttest_seeds_no_learning.csv", index=False)
+    both = pd.concat([sweep, null.assign(group=null.group + " (no learning)")], ignore_index=True)
+    summary = both.groupby("group").agg(t_mean=("t", "mean"), t_min=("t", "min"), t_max=("t", "max"),
+                                        share_p_below_05=("p", lambda p: (p < 0.05).mean()),
+                                        share_increased=("share_increased", "mean"))
+    order = [g + tag for tag in ("", " (no learning)") for g in ("all", "instructions", "score")]
+    return sweep, summary.loc[[g for g in order if g in summary.index]].round(3)
 
 
 def occurrence(cfg, study, targets: dict) -> pd.DataFrame:
@@ -237,10 +246,17 @@ def photo_game_figure(targets: dict, photo, photo_lm, photo_aus, max_items: int)
 
 
 def claims(cfg, f1: pd.DataFrame, tt, occ, photo_aus) -> pd.DataFrame:
-    """The chapter's claim check (game.study.claims) written to claims.csv."""
-    table = study_claims(tt, occ, photo_aus, f1.loc["mean", "F1 (subject reference)"], f1.loc["mean", "chance F1"],
-                         cfg.score_threshold)
-    atomic_to_csv(table, cfg.out / "claims.csv", index=False)
+    """The chapter's claim check (game.study.claims) written to claims.csv: the AU reader per AU against the
+    always-present floor, the learning claim over the seed sweep against players who do not learn (the run's
+    ttest_seeds.csv and ttest_seeds_no_learning.csv, when n_study_seeds > 0)."""
+    from ..claims import write_claims
+
+    per_au = f1.drop(index="mean", errors="ignore")
+    sweeps = [cfg.out / name for name in ("ttest_seeds.csv", "ttest_seeds_no_learning.csv")]
+    sweep, null = [pd.read_csv(p) if cfg.n_study_seeds and p.exists() else None for p in sweeps]
+    table = study_claims(tt, occ, photo_aus, per_au["F1 (subject reference)"], per_au["chance F1"],
+                         cfg.score_threshold, sweep=sweep, null_sweep=null)
+    write_claims(table, cfg.out)
     return table
 
 

@@ -167,7 +167,8 @@ def sweep_step(strength: float, config: SweepConfig, device: str = "cpu", progre
     for test_name, test in (("shortcut", data.test), ("clean", data.clean_test)):
         x, y = det.inputs_from(test), det.targets_from(test, aus).numpy()
         logits = det.predict_logits(detector, x).numpy()
-        scores.append(dict(model="au_detector", strength=s, test=test_name, metric="f1", value=_macro_f1(y, logits)))
+        scores.append(dict(model="au_detector", strength=s, test=test_name, metric="f1", value=_macro_f1(y, logits),
+                           n=len(y)))
         if test_name == "shortcut":
             task = au_task(detector, x, test, y, logits > 0, n_per_au=config.n_explain)
             expl += _explain_rows(detector, task, config.methods, lrp_box_options(0.0, 1.0), cue,
@@ -182,7 +183,7 @@ def sweep_step(strength: float, config: SweepConfig, device: str = "cpu", progre
         pred = predict(clf, fd.x_test).argmax(1).numpy()
         y = fd.y_test.numpy()
         scores.append(dict(model="emotion", strength=s, test=test_name, metric="accuracy",
-                           value=float((pred == y).mean())))
+                           value=float((pred == y).mean()), n=len(y)))
         if test_name == "shortcut":
             test_faces = data.test.subset(np.flatnonzero(np.isin(data.test.emotion.astype(str), fd.classes)))
             task = emotion_task(clf, fd.x_test, test_faces, y, pred, fd.classes, n_per_class=config.n_explain)
@@ -223,22 +224,22 @@ def sweep_table(scores, per_image):
     wide = scores.pivot_table(index=["model", "strength"], columns="test", values="value").reset_index()
     wide = wide.rename(columns={"shortcut": "score_shortcut_test", "clean": "score_clean_test"})
     metric = scores.groupby("model")["metric"].first().rename("score")
+    if "n" in scores:
+        wide = wide.merge(scores.groupby("model")["n"].min().rename("n_test").reset_index(), on="model")
     expl = per_image.groupby(["model", "strength", "method"], sort=False)[list(SWEEP_METRICS)].mean()
     expl["n"] = per_image.groupby(["model", "strength", "method"], sort=False).size()
     out = expl.reset_index().merge(wide, on=["model", "strength"]).merge(metric.reset_index(), on="model")
     cols = ["model", "score", "strength", "score_shortcut_test", "score_clean_test", "method", *SWEEP_METRICS, "n"]
+    cols += ["n_test"] if "n_test" in out else []
     return out[cols].sort_values(["model", "method", "strength"], kind="stable").reset_index(drop=True)
 
 
-def detection(per_image, alpha: float = 0.01):
-    """Which metric and method notice the shortcut first: for every (model, method, metric), the lowest strength
-    at which the metric moved away from its strength-0 value in the shortcut's direction (mu_box, mu_truth,
-    cosine fall; mu_cue rises) with a one-sided Welch t-test p < alpha over the explained faces (None: never)."""
+def detection_tests(per_image):
+    """Every strength > 0 against strength 0, for every (model, method, metric): the one-sided Welch t-test in the
+    shortcut's direction (mu_box, mu_truth, cosine fall; mu_cue rises). Rows (model, method, metric, strength, p)."""
     import pandas as pd
     from scipy.stats import ttest_ind
 
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie in (0, 1); got {alpha}")
     strengths = sorted(per_image["strength"].unique())
     if strengths[0] != 0:
         raise ValueError("the sweep needs strength 0 (the clean baseline) to detect a change")
@@ -246,18 +247,29 @@ def detection(per_image, alpha: float = 0.01):
     for (model, method), g in per_image.groupby(["model", "method"], sort=False):
         for metric in SWEEP_METRICS:
             base = g.loc[g["strength"] == 0, metric].dropna().to_numpy()
-            first, p_first = None, np.nan
             for s in strengths[1:]:
                 v = g.loc[g["strength"] == s, metric].dropna().to_numpy()
-                if len(base) < 2 or len(v) < 2:
-                    continue
-                alt = "greater" if metric == "mu_cue" else "less"
-                p = float(ttest_ind(v, base, equal_var=False, alternative=alt).pvalue)
-                if p < alpha:
-                    first, p_first = float(s), p
-                    break
-            rows.append(dict(model=model, method=method, metric=metric, detected_at=first, p_value=p_first))
-    return pd.DataFrame(rows)
+                p = np.nan
+                if len(base) >= 2 and len(v) >= 2:
+                    alt = "greater" if metric == "mu_cue" else "less"
+                    p = float(ttest_ind(v, base, equal_var=False, alternative=alt).pvalue)
+                rows.append(dict(model=model, method=method, metric=metric, strength=float(s), p=p))
+    return pd.DataFrame(rows, columns=["model", "method", "metric", "strength", "p"])
+
+
+def detection(per_image, alpha: float = 0.01):
+    """Which metric and method notice the shortcut first: for every (model, method, metric), the lowest strength at
+    which the metric moved away from its strength-0 value in the shortcut's direction (detection_tests), after a
+    Benjamini-Hochberg correction over all the sweep's tests (scipy.stats.false_discovery_control); NaN: never.
+    Columns: model, method, metric, detected_at, p_value (adjusted), n_tests."""
+    from ..metrics.controls import earliest_detection
+
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1); got {alpha}")
+    tests = detection_tests(per_image)
+    out = earliest_detection(tests, by="strength", p="p", alpha=alpha, groups=["model", "method", "metric"])
+    out = out.rename(columns={"earliest": "detected_at", "p_adjusted": "p_value"})
+    return out
 
 
 def example_maps(strength: float, config: SweepConfig, method: str = "lrp.epsilon_plus_flat", n: int = 4) -> dict:
@@ -291,52 +303,56 @@ def example_maps(strength: float, config: SweepConfig, method: str = "lrp.epsilo
     return out
 
 
-def chapter11_claims(table, detected, alpha: float = 0.01):
-    """Chapter 11's claim check: the shortcut keeps the scores while the explanations move, against seed 001's
-    suspicion and the book's promise."""
-    import pandas as pd
+def chapter11_claims(table, detected, alpha: float = 0.01, n_test: dict | None = None):
+    """Chapter 11's claim check (claim, paper, ours, control, verdict), every verdict from facexplain.claims.
 
-    rows = []
+    n_test: {model: test faces} for the binomial noise of the scores (default: the table's n_test column);
+    detected: detection() (FDR-corrected)."""
+    from ..claims import ClaimTable, judge, judge_count, not_comparable, se_proportion
+
+    ct = ClaimTable()
     top = table["strength"].max()
+    n_test = dict(n_test or ({m: int(g["n_test"].min()) for m, g in table.groupby("model")}
+                             if "n_test" in table else {}))
     for model, t in table.groupby("model", sort=False):
         first = t.drop_duplicates("strength").set_index("strength")
         s0, s1 = first.loc[0.0], first.loc[top]
         score = s0["score"]
-        keep = s1["score_shortcut_test"] >= s0["score_shortcut_test"] - 0.05
-        drop = s1["score_clean_test"] < s1["score_shortcut_test"] - 0.05
-        rows.append(dict(claim=f"{model}: the {score} stays high with the shortcut but relies on it",
-                         paper="seed 001 suspected that good F1 can hide irrelevant evidence; no measurement",
-                         ours=f"{score} at strength 0: {s0['score_shortcut_test']:.2f}; at {top:g}: "
-                              f"{s1['score_shortcut_test']:.2f} with the mark, {s1['score_clean_test']:.2f} on the "
-                              "same faces without it",
-                         verdict="reproduced" if keep and drop else "partly" if keep or drop else "not reproduced"))
-        d = detected[(detected.model == model)]
-        face = d[d.metric != "mu_cue"].dropna(subset=["detected_at"])
-        cue = d[d.metric == "mu_cue"].dropna(subset=["detected_at"])
-        per = t[t.strength == top].set_index("method")
-        base = t[t.strength == 0.0].set_index("method")
-        fell = (per["mu_box"] < base["mu_box"]).mean()
-        rows.append(dict(claim=f"{model}: explanation metrics move away from the face as the shortcut grows",
-                         paper="seed 001: mu in the AU boxes as the verification step (Table 3)",
-                         ours=f"mu_box lower at {top:g} than at 0 for {fell:.0%} of the methods; face metrics "
-                              f"that drop significantly (p<{alpha}): {len(face)}/{len(d[d.metric != 'mu_cue'])}; "
-                              f"mu in the mark's strip rises significantly for {len(cue)}/{len(d[d.metric == 'mu_cue'])}"
-                              " methods",
-                         verdict="reproduced" if fell >= 0.5 and 2 * len(face) >= len(d[d.metric != "mu_cue"])
-                         else "partly" if len(face) or len(cue) else "not reproduced"))
-        if len(d.dropna(subset=["detected_at"])):
-            earliest = d.dropna(subset=["detected_at"])
-            lo = earliest["detected_at"].min()
-            who = earliest[earliest["detected_at"] == lo]
-            rows.append(dict(claim=f"{model}: which metric and method notice the shortcut first",
-                             paper="not testable in the papers (no controlled shortcut)",
-                             ours=f"at strength {lo:g}: " + ", ".join(f"{m} ({k})" for m, k in
-                                                                    zip(who["method"], who["metric"])),
-                             verdict="not comparable: the book's own measurement"))
-    return pd.DataFrame(rows, columns=["claim", "paper", "ours", "verdict"])
+        n = n_test.get(model)
+        se = (np.sqrt(2) * se_proportion(float(s1["score_shortcut_test"]), int(n))) if n else float("nan")
+        keep = s1["score_shortcut_test"] >= s0["score_shortcut_test"] - 2 * se if n else False
+        ct.add(f"{model}: the {score} stays high with the shortcut but relies on it",
+               "Rieger et al. 2020 suspected that good F1 can hide irrelevant evidence; no measurement",
+               f"{score} at strength 0: {s0['score_shortcut_test']:.2f}; at {top:g}: {s1['score_shortcut_test']:.2f} "
+               f"with the mark, {s1['score_clean_test']:.2f} on the same faces without it",
+               f"the same test faces without the mark (strength {top:g})",
+               judge(s1["score_clean_test"], s1["score_shortcut_test"], noise=se, direction="lower", full=bool(keep),
+                     partly_why="relies on the mark, but the score with it also fell",
+                     why=(f"binomial SE over {n} test faces" + (" (approximate for F1)" if score == "f1" else ""))
+                     if n else ""))
+        d = detected[detected.model == model]
+        face = d[d.metric != "mu_cue"]
+        hit = face.dropna(subset=["detected_at"])
+        ct.add(f"{model}: explanation metrics move away from the face as the shortcut grows",
+               "Rieger et al. 2020: mu in the AU boxes as the verification step (Table 3)",
+               f"face metrics (mu_box, mu_truth, cosine) that fall significantly at some strength: {len(hit)}/{len(face)} "
+               f"(method, metric) pairs; mu in the mark's strip rises for "
+               f"{d[d.metric == 'mu_cue'].detected_at.notna().sum()}/{len(d[d.metric == 'mu_cue'])} methods",
+               f"strength 0 (no shortcut); Benjamini-Hochberg over {int(d.n_tests.max()) if len(d) else 0} tests",
+               judge_count(len(hit), max(len(face), 1), chance=alpha, full=2 * len(hit) >= len(face),
+                           partly_why="fewer than half of the face metrics move",
+                           why=f"pairs detected at FDR {alpha:g} against a false-detection rate of {alpha:g}"))
+        fired = d.dropna(subset=["detected_at"])
+        if len(fired):
+            lo = min(float(x) for x in fired["detected_at"])
+            who = fired[fired["detected_at"].astype(float) == lo]
+            ct.add(f"{model}: which metric and method notice the shortcut first",
+                   "not testable in the papers (no controlled shortcut)",
+                   f"at strength {lo:g}: " + ", ".join(f"{m} ({k})" for m, k in zip(who["method"], who["metric"])),
+                   "strength 0; p-values corrected for the multiplicity of strengths, methods and metrics",
+                   not_comparable("the book's own measurement; no paper number"))
+    return ct.frame()
 
-
-# --- the chapter's steps, as its notebook runs them -----------------------------------------------------------
 
 def mark_figure(config: SweepConfig):
     """One test face per emotion with the mark always on (strength 1): where the mark sits codes the emotion."""
@@ -400,7 +416,8 @@ def example_figure(cfg, method: str = "lrp.epsilon_plus_flat", n: int = 4):
 
 
 def detect(cfg, per_image):
-    """The strength at which each metric first moves (detection.csv)."""
+    """The strength at which each metric first moves, after a false-discovery-rate correction over every strength,
+    method and metric (detection.csv)."""
     from ..cache import atomic_to_csv
 
     detected = detection(per_image, alpha=cfg.alpha)
@@ -416,14 +433,14 @@ def detection_view(detected):
 
 
 def claims(cfg, table, detected):
-    """The chapter's claim check (claims.csv)."""
-    from ..cache import atomic_to_csv
+    """The chapter's claim check (claims.csv), every verdict from facexplain.claims."""
+    from ..claims import write_claims
 
     out = chapter11_claims(table, detected, cfg.alpha)
-    atomic_to_csv(out, cfg.out / "claims.csv")
+    write_claims(out, cfg.out)
     return out
 
 
 __all__ = ["PARAMETERS", "PRESETS", "settings", "claims", "detect", "detection_view", "example_figure",
            "mark_figure", "metric_tables", "run", "scores_view", "SWEEP_METHODS", "SWEEP_METRICS", "SweepConfig", "StepData", "step_data", "cue_mask", "sweep_step",
-           "shortcut_sweep", "sweep_table", "detection", "example_maps", "chapter11_claims"]
+           "shortcut_sweep", "sweep_table", "detection_tests", "detection", "example_maps", "chapter11_claims"]

@@ -76,7 +76,9 @@ def cam_cos_figure(table):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    df = table.assign(model=np.where(table["with_au"], "w/ AU", "w/o AU"), method=table["method"].map(label))
+    table = table[table["with_au"].notna()]          # template controls (no model) are not bars here
+    df = table.assign(model=np.where(table["with_au"].astype(bool), "w/ AU", "w/o AU"),
+                      method=table["method"].map(label))
     fig, ax = plt.subplots(figsize=(7.0, 3.0))
     sns.barplot(data=df, x="method", y="cam_cos", hue="model", hue_order=["w/o AU", "w/ AU"], ax=ax)
     ax.set_ylabel("cosine with AU map")
