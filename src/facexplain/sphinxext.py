@@ -99,8 +99,7 @@ def add_source_box(app, doctree, docname: str) -> None:
     if source is None:
         LOGGER.warning(f"chapter {name}: no source notebook {SOURCES}/{name}.ipynb to link", location=docname)
         return
-    to_root = app.builder.get_relative_uri(docname, app.config.root_doc)
-    to_root = to_root.rsplit("/", 1)[0] + "/" if "/" in to_root else ""
+    to_root = "../" * docname.count("/")          # from book/chapters/NAME.html up to the site's root
     links = [f'<a class="source-notebook-link" href="{to_root}{COPIED}/{name}.ipynb" download>'
              f'download <code>{SOURCES}/{name}.ipynb</code></a>']
     urls = launch_urls(app, name)
