@@ -128,3 +128,56 @@ def test_load_dataset_caches_and_returns_the_same_faces(tmp_path, monkeypatch):
         load_dataset("ckplus")
     with pytest.raises(ValueError, match="unknown dataset"):
         load_dataset("fer2013", data_dir=tmp_path)
+
+
+def test_subjects_look_like_different_people():
+    from facexplain.faces.realism import between_subject_correlation
+    ds = load_dataset("synthetic", n=240, seed=777, cache=False)
+    first = {}
+    for i, (s, e) in enumerate(zip(ds.subject, ds.emotion)):
+        if s not in first or (e == "neutral" and ds.emotion[first[s]] != "neutral"):
+            first[s] = i
+    idx = list(first.values())
+    r, c = between_subject_correlation(ds.images[idx], ds.landmarks[idx])
+    assert len(idx) >= 35 and r <= 0.55, r
+    # the same subject's faces (other expressions, scenes) are more alike than different people's
+    s0 = ds.subject[idx[0]]
+    same = np.flatnonzero(ds.subject == s0)[:4]
+    r_same, _ = between_subject_correlation(ds.images[same], ds.landmarks[same])
+    assert r_same > r + 0.15
+
+
+def test_subjects_blend_only_the_configured_template_photos():
+    from facexplain.faces.generator import GeneratorConfig, identity
+    only = identity(GeneratorConfig(templates=("grace_hopper",), domain="shifted"), 3)
+    both = identity(GeneratorConfig(domain="shifted"), 3)
+    assert only.mix_shape.tolist() == [0.0, 1.0] and only.mix_texture[:, 0].tolist() == [0.0, 0.0]
+    assert abs(both.mix_shape.sum() - 1) < 1e-5 and both.mix_texture.min() >= 0
+    with pytest.raises(ValueError, match="templates"):
+        GeneratorConfig(templates=("mona_lisa",))
+
+
+def test_cue_mask_is_exactly_where_the_mark_is_drawn():
+    from facexplain.faces.cue import cue_mask, draw_cue
+    for size in (112, 224):
+        for k in range(7):
+            img = np.full((size, size), 0.5, np.float32)
+            draw_cue(img, k, 7)
+            changed = img != 0.5
+            box = cue_mask((size, size), k, 7)
+            assert changed[box].mean() > 0.4 and not changed[~box].any()
+            assert (box <= cue_mask((size, size))).all()
+    with pytest.raises(ValueError, match="cue"):
+        draw_cue(np.zeros((112, 112), np.float32), 7, 7)
+
+
+def test_template_does_not_need_the_au_kernels():
+    """No actions <-> template cycle: the template module imports nothing from actions (or the generator)."""
+    import ast
+    import inspect
+
+    import facexplain.faces.template as template
+    tree = ast.parse(inspect.getsource(template))
+    names = {(n.module or "") for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    names |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not {m for m in names if m.split(".")[-1] in ("actions", "generator")}, names

@@ -7,7 +7,7 @@ from .cue import cue_box, cue_mask, draw_cue
 from .generator import FaceGenerator, GeneratedFaces, GeneratorConfig, generate_faces, generate_sequences
 from .landmarks import MESH_TO_IBUG68, as_ibug68, interocular_distance, mesh_to_ibug68
 from .mesh import NoFaceFound
-from .read_aus import READ_REGIONS, apply_model, read_aus, read_aus_model
+from .au_reader import READ_REGIONS, apply_model, read_aus, read_aus_model
 from .regions import au_box_mask, au_boxes, au_map, boxes_to_mask
 from .template import PHOTOS, photos_table
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from .template import LOWER_INNER_LIP, UPPER_INNER_LIP, Template, below, seam
@@ -28,8 +29,21 @@ def _k(anchor, v, s, d, gate=""):
     return Kernel((float(anchor[0]), float(anchor[1])), (v[0] * d, v[1] * d), (s[0] * d, s[1] * d), gate)
 
 
+#: How much stronger than the base table each AU moves the face at full intensity. Chosen so that at 112 px every
+#: AU moves its landmarks by 0.1-0.2 inter-ocular distances at "E" (real apex expressions move them by about that
+#: much; MediaPipe Face Mesh follows movements of this size, it smooths away smaller ones).
+GAIN = {1: 1.9, 2: 1.9, 4: 1.9, 5: 1.7, 6: 2.0, 7: 1.7, 9: 1.8, 10: 1.6, 12: 1.9, 14: 1.8, 15: 1.7, 16: 1.5,
+        17: 1.6, 20: 1.6, 23: 1.6, 24: 1.5, 25: 1.0, 26: 1.0, 27: 1.0}
+
+
 def au_kernels(t: Template) -> dict[int, list[Kernel]]:
-    """Displacement kernels of every renderable AU on template `t`."""
+    """Displacement kernels of every renderable AU on template `t` (GAIN applied)."""
+    base = _base_kernels(t)
+    return {au: [Kernel(k.anchor, (k.vector[0] * GAIN[au], k.vector[1] * GAIN[au]), k.sigma, k.gate) for k in ks]
+            for au, ks in base.items()}
+
+
+def _base_kernels(t: Template) -> dict[int, list[Kernel]]:
     p, d = t.l68, t.iod
     mid = lambda a, b: (p[a] + p[b]) / 2  # noqa: E731
     up = lambda y: (0.0, -y)  # noqa: E731
@@ -141,36 +155,55 @@ def _lines(xx, yy, start, end, width):
 
 
 def au_textures(t: Template) -> dict[int, np.ndarray]:
-    """Skin texture (negative = darker furrow) each AU adds at full intensity, in template pixels."""
+    """Skin texture (negative = darker furrow, positive = lighter) each AU adds at full intensity, in template
+    pixels: the wrinkles, furrows, bulges and folds FACS describes for it."""
     p, d, s = t.l68, t.iod, t.size
     yy, xx = np.mgrid[0:s, 0:s].astype(np.float32) + 0.5
     w = max(0.6, 0.025 * d)
+    line = lambda a, b, width=w: _lines(xx, yy, a, b, width)  # noqa: E731
+    blob = lambda c, sx, sy: np.exp(-0.5 * (((xx - c[0]) / (sx * d)) ** 2 + ((yy - c[1]) / (sy * d)) ** 2))  # noqa: E731
     tex: dict[int, np.ndarray] = {}
     brow_y = p[17:27, 1].min()
     forehead = lambda x0, x1: sum(  # noqa: E731
-        _lines(xx, yy, (x0, brow_y - k * 0.11 * d), (x1, brow_y - k * 0.11 * d), w) for k in (1.5, 2.5, 3.5))
-    tex[1] = -0.16 * forehead(p[20, 0], p[23, 0])
-    tex[2] = -0.14 * (forehead(p[17, 0], p[19, 0]) + forehead(p[24, 0], p[26, 0]))
+        line((x0, brow_y - k * 0.11 * d), (x1, brow_y - k * 0.11 * d)) for k in (1.3, 2.2, 3.1))
+    tex[1] = -0.26 * forehead(p[20, 0], p[23, 0])
+    tex[2] = -0.22 * (forehead(p[17, 0], p[19, 0]) + forehead(p[24, 0], p[26, 0]))
     cx = (p[21, 0] + p[22, 0]) / 2
-    tex[4] = -0.22 * sum(_lines(xx, yy, (cx + o * d, p[21, 1] - 0.08 * d), (cx + o * 0.8 * d, p[27, 1] + 0.05 * d), w)
-                         for o in (-0.07, 0.07))
+    tex[4] = -0.34 * sum(line((cx + o * d, p[21, 1] - 0.1 * d), (cx + o * 0.8 * d, p[27, 1] + 0.05 * d), 1.2 * w)
+                         for o in (-0.07, 0.07)) - 0.10 * blob((cx, p[21, 1] + 0.05 * d), 0.25, 0.12)
+    # AU5: more of the eye's white shows under the raised upper lid
+    tex[5] = 0.16 * (blob((p[37] + p[38]) / 2 + (0, 0.05 * d), 0.12, 0.035) + blob((p[43] + p[44]) / 2 + (0, 0.05 * d), 0.12, 0.035))
     feet = lambda c, sgn: sum(  # noqa: E731
-        _lines(xx, yy, c + (sgn * 0.08 * d, a * d), c + (sgn * 0.3 * d, a * 2.2 * d), w) for a in (-0.08, 0.0, 0.08))
-    tex[6] = -0.18 * (feet(p[36], -1) + feet(p[45], 1))
-    tex[9] = -0.2 * sum(_lines(xx, yy, (p[27, 0] - 0.12 * d, y), (p[27, 0] + 0.12 * d, y), w)
-                        for y in np.linspace(p[27, 1], p[29, 1], 3))
-    fold = lambda a, b: _lines(xx, yy, a, b, 1.3 * w)  # noqa: E731
-    naso = fold(p[31] + (-0.12 * d, 0), p[48] + (-0.12 * d, 0.1 * d)) + fold(p[35] + (0.12 * d, 0), p[54] + (0.12 * d, 0.1 * d))
-    tex[10] = -0.16 * naso
-    tex[12] = -0.12 * naso
-    dimples = _lines(xx, yy, p[48] + (-0.1 * d, 0), p[48] + (-0.1 * d, 0.05 * d), 1.6 * w) + \
-        _lines(xx, yy, p[54] + (0.1 * d, 0), p[54] + (0.1 * d, 0.05 * d), 1.6 * w)
-    tex[14] = -0.22 * dimples
+        line(c + (sgn * 0.08 * d, a * d), c + (sgn * 0.3 * d, a * 2.2 * d)) for a in (-0.08, 0.0, 0.08))
+    under_eye = lambda a, b: line(a + (0, 0.14 * d), b + (0, 0.14 * d), 1.2 * w)  # noqa: E731
+    tex[6] = (-0.28 * (feet(p[36], -1) + feet(p[45], 1)) - 0.22 * (under_eye(p[41], p[40]) + under_eye(p[46], p[47]))
+              + 0.10 * (blob(p[41] + (0, 0.42 * d), 0.2, 0.12) + blob(p[46] + (0, 0.42 * d), 0.2, 0.12)))
+    tex[7] = -0.22 * (line(p[36] + (0.05 * d, 0.06 * d), p[39] + (-0.02 * d, 0.06 * d)) +
+                      line(p[42] + (0.02 * d, 0.06 * d), p[45] + (-0.05 * d, 0.06 * d)))
+    tex[9] = -0.34 * sum(line((p[27, 0] - 0.13 * d, y), (p[27, 0] + 0.13 * d, y)) for y in np.linspace(p[27, 1], p[29, 1], 3))
+    fold = lambda a, b: line(a, b, 1.4 * w)  # noqa: E731
+    naso = fold(p[31] + (-0.12 * d, -0.05 * d), p[48] + (-0.12 * d, 0.1 * d)) + \
+        fold(p[35] + (0.12 * d, -0.05 * d), p[54] + (0.12 * d, 0.1 * d))
+    tex[10] = -0.26 * naso
+    tex[12] = -0.24 * naso + 0.10 * (blob(p[48] + (-0.22 * d, -0.22 * d), 0.16, 0.12) +
+                                     blob(p[54] + (0.22 * d, -0.22 * d), 0.16, 0.12))
+    dimples = line(p[48] + (-0.1 * d, -0.02 * d), p[48] + (-0.1 * d, 0.06 * d), 1.6 * w) + \
+        line(p[54] + (0.1 * d, -0.02 * d), p[54] + (0.1 * d, 0.06 * d), 1.6 * w)
+    tex[14] = -0.34 * dimples
+    # AU15: lines run down from the lowered mouth corners
+    tex[15] = -0.22 * (line(p[48] + (-0.03 * d, 0.04 * d), p[48] + (-0.08 * d, 0.3 * d), 1.3 * w) +
+                       line(p[54] + (0.03 * d, 0.04 * d), p[54] + (0.08 * d, 0.3 * d), 1.3 * w))
     rng = np.random.default_rng(17)  # a fixed orange-peel pattern on the chin
-    chin = np.exp(-0.5 * (((xx - p[8, 0]) / (0.3 * d)) ** 2 + ((yy - (p[8, 1] + p[57, 1]) / 2) / (0.15 * d)) ** 2))
-    bumps = rng.normal(size=(s, s)).astype(np.float32)
-    import cv2
-    bumps = cv2.GaussianBlur(bumps, (0, 0), max(0.7, 0.03 * d))
-    tex[17] = 0.25 * chin * bumps / (np.abs(bumps).max() + 1e-6) - 0.05 * chin
-    tex[24] = -0.12 * _lines(xx, yy, p[58] + (0, 0.06 * d), p[56] + (0, 0.06 * d), 1.5 * w)
+    chin = blob((p[8, 0], (p[8, 1] + p[57, 1]) / 2), 0.3, 0.15)
+    bumps = cv2.GaussianBlur(rng.normal(size=(s, s)).astype(np.float32), (0, 0), max(0.7, 0.03 * d))
+    mentolabial = line(p[58] + (-0.05 * d, 0.12 * d), p[56] + (0.05 * d, 0.12 * d), 1.4 * w)
+    tex[17] = 0.35 * chin * bumps / (np.abs(bumps).max() + 1e-6) - 0.06 * chin - 0.22 * mentolabial
+    tex[20] = -0.16 * (line(p[48] + (-0.04 * d, 0), p[48] + (-0.16 * d, 0.02 * d)) +
+                       line(p[54] + (0.04 * d, 0), p[54] + (0.16 * d, 0.02 * d)))
+    # AU23/24: the lips tighten or press and lose colour (lighter in grey); AU24 bulges above and below
+    lips = sum(blob(q, 0.07, 0.045) for q in p[48:60])
+    lips = np.clip(lips, 0, 1)
+    tex[23] = 0.12 * lips - 0.12 * line(p[49] + (0, -0.05 * d), p[53] + (0, -0.05 * d))
+    tex[24] = 0.12 * lips - 0.18 * line(p[58] + (0, 0.07 * d), p[56] + (0, 0.07 * d), 1.5 * w) - \
+        0.12 * line(p[50] + (0, -0.07 * d), p[52] + (0, -0.07 * d), 1.3 * w)
     return {k: v.astype(np.float32) for k, v in tex.items()}

@@ -22,7 +22,7 @@ from .codebooks import CODEBOOKS, EMOTIONS_WITH_NEUTRAL, codebook
 from .template import LOWER_INNER_LIP, PHOTOS, UPPER_INNER_LIP, Template, mesh_field, neutral_template, template_set
 
 #: Bumped whenever rendering changes, so cached datasets made by an older generator are not reused.
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 
 # How strongly each domain varies pose, lighting and noise. "shifted" is the cross-domain test set of chapter 1:
 # other identities, wider head poses, harsher light, more sensor noise and blur.
@@ -178,6 +178,7 @@ class Identity:
     mix_texture: np.ndarray = None    # (2, K) weights of the templates' textures (sum 1, in 0-1): upper, lower face
     features: np.ndarray = None       # (3,) darkness of brows, eye sockets, lips
     shading: np.ndarray = None        # (B, 4): bumps (x, y, width, amplitude) of the face's own relief shading
+    au_gain: np.ndarray = None        # (len(GENERATOR_AUS),): how strongly this person's face moves for each AU
 
 
 #: How far subjects' shapes reach beyond the photos (1 = plain blends; 1.3 = 30% caricature either way).
@@ -192,6 +193,7 @@ def _mix(rng: np.random.Generator, k_all: int, allowed: np.ndarray, reach: float
     return w.astype(np.float32)
 
 
+@lru_cache(maxsize=4096)
 def identity(config: GeneratorConfig, subject: int) -> Identity:
     """Subject `subject` of the config's domain; the same person in every dataset of that domain."""
     rng = np.random.default_rng([7, list(DOMAINS).index(config.domain), subject])
@@ -206,9 +208,14 @@ def identity(config: GeneratorConfig, subject: int) -> Identity:
     features = rng.uniform(-1, 1, size=3).astype(np.float32)
     shading = np.stack([rng.uniform(0.2, 0.8, 5), rng.uniform(0.25, 0.8, 5), rng.uniform(0.08, 0.2, 5),
                         rng.uniform(-1, 1, 5)], 1).astype(np.float32)
-    return Identity(shape, skin, surround, contrast, gamma, grain_seed, mix_shape, mix_texture, features, shading)
+    au_gain = rng.uniform(*AU_GAIN_RANGE, size=len(GENERATOR_AUS)).astype(np.float32)
+    return Identity(shape, skin, surround, contrast, gamma, grain_seed, mix_shape, mix_texture, features, shading,
+                    au_gain)
 
 
+#: People move their faces differently: each subject's AU displacements and furrows are scaled by a factor drawn
+#: from this range per AU (the label keeps the FACS intensity; the ground-truth region is the AU's footprint).
+AU_GAIN_RANGE = (0.75, 1.3)
 #: Strength of the geometry modes (eye spacing, face width, nose length, ...) on top of the templates' shapes.
 GEOMETRY = 1.5
 #: Appearance strengths: skin grain sd, shading bump amplitude, brow / eye-socket / lip darkness (grey levels 0-1).
@@ -293,7 +300,7 @@ class FaceGenerator:
         pre, field, land = self._subject_base(who)
         active = np.uint32(0)
         for au, level in aus.items():
-            f = level / 5.0
+            f = level / 5.0 * float(who.au_gain[GENERATOR_AUS.index(au)])
             field = field + f * r.au_field[au]
             land = land + f * r.au_land[au]
             if au in r.au_texture:
@@ -324,17 +331,47 @@ class FaceGenerator:
         return np.round(np.clip(img, 0, 1) * 255).astype(np.uint8), land.astype(np.float32), bits
 
     def _paint_mouth(self, img: np.ndarray, land: np.ndarray) -> None:
-        """Paint the inside of a parted mouth: dark cavity, upper teeth showing below the upper lip."""
+        """Paint the inside of a parted mouth: a cavity darker towards the back, the upper teeth (with the gaps
+        between them) below the upper lip, and, when the mouth is wide open, the lower teeth and the tongue."""
         upper, lower = land[list(UPPER_INNER_LIP)], land[list(LOWER_INNER_LIP)]
         opening = float(np.max(lower[1:-1, 1] - upper[1:-1, 1]))
         if opening < 0.4:
             return
-        scale = 16
+        d = self.rig.template.iod
         poly = np.concatenate([upper, lower[::-1]])
-        cv2.fillPoly(img, [np.round(poly * scale).astype(np.int32)], 0.1, cv2.LINE_AA, shift=4)
-        teeth_depth = min(0.45 * opening, 0.12 * self.rig.template.iod)
-        teeth = np.concatenate([upper[1:-1], (upper[1:-1] + (0, teeth_depth))[::-1]])
-        cv2.fillPoly(img, [np.round(teeth * scale).astype(np.int32)], 0.72, cv2.LINE_AA, shift=4)
+        x0, y0 = np.floor(poly.min(0)).astype(int) - 2
+        x1, y1 = np.ceil(poly.max(0)).astype(int) + 3
+        h, w = img.shape
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return
+        scale = 16
+        pw, ph = x1 - x0, y1 - y0
+        off = np.array([x0, y0], np.float32)
+        to_int = lambda pts: [np.round((pts - off) * scale).astype(np.int32)]  # noqa: E731
+        cavity = np.zeros((ph, pw), np.float32)
+        cv2.fillPoly(cavity, to_int(poly), 1.0, cv2.LINE_AA, shift=4)
+        yy, xx = np.ogrid[y0:y1, x0:x1]
+        yy, xx = yy.astype(np.float32) + 0.5, xx.astype(np.float32) + 0.5
+        centre = poly.mean(0)
+        depth = np.exp(-0.5 * (((xx - centre[0]) / (0.3 * d + 1e-3)) ** 2 + ((yy - centre[1]) / (0.5 * opening + 1e-3)) ** 2))
+        inside = 0.26 - 0.16 * depth                       # darker towards the back of the mouth
+        if opening > 0.22 * d:                            # tongue on the floor of a wide-open mouth
+            tongue = np.exp(-0.5 * (((xx - centre[0]) / (0.2 * d)) ** 2 + ((yy - lower[5, 1] + 0.08 * d) / (0.07 * d)) ** 2))
+            inside = inside + 0.2 * tongue
+        span = upper[-1, 0] - upper[0, 0]
+        teeth = np.zeros((ph, pw), np.float32)
+        t_depth = min(0.42 * opening, 0.11 * d)
+        band = upper[2:-2]
+        cv2.fillPoly(teeth, to_int(np.concatenate([band, (band + (0, t_depth))[::-1]])), 1.0, cv2.LINE_AA, shift=4)
+        if opening > 0.28 * d:                            # the lower teeth show when the jaw drops far
+            lband = lower[3:-3]
+            cv2.fillPoly(teeth, to_int(np.concatenate([lband, (lband - (0, 0.06 * d))[::-1]])), 0.8, cv2.LINE_AA, shift=4)
+        gaps = 0.5 + 0.5 * np.cos(2 * np.pi * (xx - centre[0]) / max(0.1 * d, 1.5))   # gaps between the teeth
+        tooth = (0.78 - 0.12 * gaps ** 8) * (1 - 0.25 * np.clip((xx - centre[0]) / (0.5 * span + 1e-3), -1, 1) ** 2)
+        mouth = inside + teeth * (tooth - inside)
+        patch = img[y0:y1, x0:x1]
+        img[y0:y1, x0:x1] = patch + cavity * (mouth - patch)
 
     # --- datasets --------------------------------------------------------------------------------------
     def _face_plan(self, rng: np.random.Generator):

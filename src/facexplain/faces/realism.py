@@ -33,3 +33,38 @@ def realism_summary(table: pd.DataFrame) -> pd.DataFrame:
         "nme468_median": hit.nme468.median(), "nme468_mean": hit.nme468.mean(),
         "nme68_median": hit.nme68.median(), "nme68_mean": hit.nme68.mean(),
     }])
+
+
+def aligned_faces(images, landmarks, grid: int = 32) -> np.ndarray:
+    """Faces sampled on a common grid: each aligned on its inner 68 landmarks (brows, nose, eyes, mouth) by a
+    similarity transform onto the mean shape, sampled `grid` x `grid` in grey, standardised (N, grid * grid)."""
+    from scipy.ndimage import map_coordinates
+    from skimage.transform import SimilarityTransform
+
+    shapes = np.stack([mesh_to_ibug68(lm) if len(lm) == 468 else np.asarray(lm) for lm in landmarks]).astype(float)
+    inner = list(range(17, 68))
+    mean = shapes.mean(0)
+    (x0, y0), (x1, y1) = mean[inner].min(0), mean[inner].max(0)
+    ys, xs = np.mgrid[y0:y1:grid * 1j, x0:x1:grid * 1j]
+    pts = np.stack([xs.ravel(), ys.ravel()], 1)
+    out = []
+    for img, lm in zip(images, shapes):
+        im = np.asarray(img, float)
+        im = im.mean(-1) if im.ndim == 3 else im
+        t = SimilarityTransform()
+        t.estimate(mean[inner], lm[inner])
+        q = t(pts)
+        v = map_coordinates(im, [q[:, 1], q[:, 0]], order=1)
+        out.append((v - v.mean()) / (v.std() + 1e-9))
+    return np.array(out)
+
+
+def between_subject_correlation(images, landmarks, subjects=None) -> tuple[float, np.ndarray]:
+    """How alike different people's faces look: the mean Pearson correlation between aligned faces
+    (`aligned_faces`) of different subjects (one face per subject is expected; with `subjects`, pairs of the same
+    subject are left out). Returns (mean, full correlation matrix). Six real people: 0.35."""
+    v = aligned_faces(images, landmarks)
+    c = v @ v.T / v.shape[1]
+    iu = np.triu_indices(len(v), 1)
+    keep = np.ones(len(iu[0]), bool) if subjects is None else np.asarray(subjects)[iu[0]] != np.asarray(subjects)[iu[1]]
+    return float(c[iu][keep].mean()), c
