@@ -36,11 +36,22 @@ GAIN = {1: 1.9, 2: 1.9, 4: 1.9, 5: 1.7, 6: 2.0, 7: 1.7, 9: 1.8, 10: 1.6, 12: 1.9
         17: 1.6, 20: 1.6, 23: 1.6, 24: 1.5, 25: 1.0, 26: 1.0, 27: 1.0}
 
 
+#: Minimum kernel width per pixel of displacement: keeps the steepest stretch of a kernel (0.61 |v| / sigma) well
+#: below 1 even when AUs add up and a subject's gain reaches 1.3.
+NO_FOLD = 1.6
+
+
 def au_kernels(t: Template) -> dict[int, list[Kernel]]:
     """Displacement kernels of every renderable AU on template `t` (GAIN applied)."""
-    base = _base_kernels(t)
-    return {au: [Kernel(k.anchor, (k.vector[0] * GAIN[au], k.vector[1] * GAIN[au]), k.sigma, k.gate) for k in ks]
-            for au, ks in base.items()}
+    out = {}
+    for au, ks in _base_kernels(t).items():
+        out[au] = []
+        for k in ks:
+            v = (k.vector[0] * GAIN[au], k.vector[1] * GAIN[au])
+            # a kernel wider than NO_FOLD x its reach never folds the skin over itself (the warp stays one-to-one)
+            reach = NO_FOLD * float(np.hypot(*v))
+            out[au].append(Kernel(k.anchor, v, (max(k.sigma[0], reach), max(k.sigma[1], reach)), k.gate))
+    return out
 
 
 def _base_kernels(t: Template) -> dict[int, list[Kernel]]:
