@@ -116,38 +116,7 @@ def apply_model(model: dict, points, neutral_points=None) -> dict[int, float]:
 
 # --- fitting on generated faces ------------------------------------------------------------------------------
 
-def _calibration_faces(n: int, seed: int, image_size: int):
-    """Generated faces of many identities with independent random AUs, each with a neutral face of the same
-    subject in another head pose: (images, neutral images, AU intensities (n, len(GENERATOR_AUS)))."""
-    from .generator import FaceGenerator, identity
-
-    mouth_open = (25, 26, 27)
-    others = [a for a in GENERATOR_AUS if a not in mouth_open]
-    imgs = np.empty((n, image_size, image_size), np.uint8)
-    neutrals = np.empty_like(imgs)
-    y = np.zeros((n, len(GENERATOR_AUS)), np.float32)
-    gens = {d: FaceGenerator(image_size=image_size, domain=d) for d in ("source", "shifted")}
-    for i in range(n):
-        rng = np.random.default_rng([int(seed), i, 4242])
-        gen = gens["shifted" if i % 3 == 2 else "source"]
-        who = identity(gen.config, 1000 + int(rng.integers(400)))
-        aus: dict[int, float] = {}
-        for a in others:
-            if rng.random() < 0.22:
-                aus[a] = float(rng.uniform(1.0, 5.0))
-        if 12 in aus and 15 in aus:
-            del aus[15 if rng.random() < 0.5 else 12]
-        k = int(rng.integers(5))
-        if k < 3:
-            aus[mouth_open[k]] = float(rng.uniform(1.0, 5.0))
-        imgs[i] = gen.render(who, aus, gen.sample_scene(rng), rng)[0]
-        neutrals[i] = gen.render(who, {}, gen.sample_scene(rng), rng)[0]
-        for a, v in aus.items():
-            y[i, GENERATOR_AUS.index(a)] = v
-    return imgs, neutrals, y
-
-
-def _fit_head(x: np.ndarray, y: np.ndarray, cols_of: dict[int, list[int]], precision_weight: float) -> dict:
+def _fit_head(x: np.ndarray, y: np.ndarray, cols_of: dict[int, list[int]], precision_weight: float, C: float) -> dict:
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.metrics import precision_recall_curve
 
@@ -159,7 +128,7 @@ def _fit_head(x: np.ndarray, y: np.ndarray, cols_of: dict[int, list[int]], preci
     for j, a in enumerate(GENERATOR_AUS):
         cols = cols_of[a]
         present = y[:, j] > 0
-        clf = LogisticRegression(C=0.5, class_weight="balanced", max_iter=3000).fit(z[:, cols], present)
+        clf = LogisticRegression(C=C, class_weight="balanced", max_iter=3000).fit(z[:, cols], present)
         coef[j, cols], intercept[j] = clf.coef_[0], clf.intercept_[0]
         prob = clf.predict_proba(z[:, cols])[:, 1]
         prec, rec, thr = precision_recall_curve(present, prob)
@@ -172,25 +141,9 @@ def _fit_head(x: np.ndarray, y: np.ndarray, cols_of: dict[int, list[int]], preci
                 threshold=threshold.tolist(), int_coef=int_coef.tolist(), int_intercept=int_intercept.tolist())
 
 
-def calibration_landmarks(n: int = 2400, seed: int = 0, image_size: int = 160) -> dict[str, np.ndarray]:
-    """Face Mesh points found on `n` calibration faces and their subjects' neutral faces, with the true AU
-    intensities (faces where Face Mesh missed either image are dropped); cached by the faces package's source."""
-    from ..cache import cached_arrays
-    from .mesh import detect_many
-
-    def build():
-        imgs, neutral_imgs, y = _calibration_faces(n, seed, image_size)
-        pts, found = detect_many(imgs)
-        npts, nfound = detect_many(neutral_imgs)
-        ok = found & nfound
-        return dict(points=pts[ok], neutral_points=npts[ok], intensity=y[ok])
-
-    key = dict(kind="read-aus-calibration", n=int(n), seed=int(seed), image_size=int(image_size), aus=GENERATOR_AUS)
-    return cached_arrays("read_aus", key, build, code=(Path(__file__).parent,))     # the generator's code
-
-
-def fit_model(n: int = 2400, seed: int = 0, image_size: int = 160, precision_weight: float = 0.5) -> dict:
+def fit_model(n: int = 2400, seed: int = 0, image_size: int = 160, precision_weight: float = 0.5, C: float = 0.5) -> dict:
     """Fit the reader on Face Mesh landmarks of `n` generated faces (and a neutral face of each one's subject)."""
+    from .calibration import calibration_landmarks
     cal = calibration_landmarks(n, seed, image_size)
     pts, npts, y = cal["points"], cal["neutral_points"], cal["intensity"]
     # reference: the mean neutral shape, iterated once (align to the first mean, average again), unit eye distance
@@ -209,8 +162,8 @@ def fit_model(n: int = 2400, seed: int = 0, image_size: int = 160, precision_wei
         cols_of[a] = [2 * i + c for i, p in enumerate(FEATURE_POINTS) if p in wanted for c in (0, 1)]
     x_t = np.stack([model_features(model, p) for p in pts])
     x_n = np.stack([model_features(model, p, q) for p, q in zip(pts, npts)])
-    model["heads"] = {"template": _fit_head(x_t, y, cols_of, precision_weight),
-                      "neutral": _fit_head(x_n, y, cols_of, precision_weight)}
+    model["heads"] = {"template": _fit_head(x_t, y, cols_of, precision_weight, C),
+                      "neutral": _fit_head(x_n, y, cols_of, precision_weight, C)}
     model["fitted_on"] = dict(faces=len(y), seed=int(seed), image_size=int(image_size),
                               landmarks="MediaPipe Face Mesh on generated faces", precision_weight=precision_weight)
     return model
