@@ -635,6 +635,8 @@ def browser_view(seqs: SequenceSet, faces: dict, r: Rankings, summary, svm_table
     from ..viz.widgets import browser
 
     row = summary.set_index(["net", "emotion", "k"])
+    if "normalisation" in precision_long:             # the chapter's own normalisation comes first
+        precision_long = precision_long[precision_long.normalisation == precision_long.normalisation.iloc[0]]
     prec = precision_long.set_index(["net", "emotion", "k"]).precision
 
     def view(e, k):
