@@ -133,18 +133,25 @@ def accuracy(model, x, y) -> tuple[float, float]:
     return acc, float(np.mean(rates))
 
 
-def global_rankings(models: dict, seqs: SequenceSet, train_idx, n_steps: int = 16, method: str = "gausslegendre",
-                    batch_size: int = 128, max_samples: int | None = None, seed: int = 0):
-    """Global IG per emotion for {emotion: net on all landmarks}: (ranking DataFrame, {emotion: GlobalIG}).
-
-    Baselines: the typical training clip of each other emotion. Inputs: every training clip (or a seeded random
-    `max_samples` of them)."""
+def _ig_inputs(seqs: SequenceSet, train_idx, max_samples: int | None, seed: int):
+    """The training clips and their labels (baselines are built from these), and the clips global IG explains:
+    all of them, or a seeded random `max_samples` of them."""
     train_idx = np.asarray(train_idx)
     x, lab = seqs.x[train_idx], seqs.emotion[train_idx].astype(str)
     inputs = x
     if max_samples is not None and max_samples < len(x):
         pick = np.sort(np.random.default_rng(seed).choice(len(x), int(max_samples), replace=False))
         inputs = x[pick]
+    return x, lab, inputs
+
+
+def global_rankings(models: dict, seqs: SequenceSet, train_idx, n_steps: int = 16, method: str = "gausslegendre",
+                    batch_size: int = 128, max_samples: int | None = None, seed: int = 0):
+    """Global IG per emotion for {emotion: net on all landmarks}: (ranking DataFrame, {emotion: GlobalIG}).
+
+    Baselines: the typical training clip of each other emotion. Inputs: every training clip (or a seeded random
+    `max_samples` of them)."""
+    x, lab, inputs = _ig_inputs(seqs, train_idx, max_samples, seed)
     rows, results = [], {}
     for emotion, model in models.items():
         base, _ = emotion_baselines(x, lab, emotion, seqs.emotions)
@@ -272,12 +279,7 @@ def control_rankings(nets: dict, seqs: SequenceSet, train_idx, n_steps: int = 16
     from ..explain.global_ig import rank_landmarks
     from ..metrics.controls import input_only_importance, random_weights
 
-    train_idx = np.asarray(train_idx)
-    x, lab = seqs.x[train_idx], seqs.emotion[train_idx].astype(str)
-    inputs = x
-    if max_samples is not None and max_samples < len(x):
-        pick = np.sort(np.random.default_rng(seed).choice(len(x), int(max_samples), replace=False))
-        inputs = x[pick]
+    x, lab, inputs = _ig_inputs(seqs, train_idx, max_samples, seed)
     rows = []
     for emotion in seqs.emotions:
         base, _ = emotion_baselines(x, lab, emotion, seqs.emotions)
