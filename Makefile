@@ -23,6 +23,7 @@ book: setup widgets-js
 
 # --basetemp: a private temp folder, so pytest runs of other checkouts on this machine cannot prune ours
 test: setup widgets-js chromium
+	mkdir -p .build
 	$(PY) -m pytest --basetemp=.build/pytest
 
 setup: $(STAMP)
