@@ -28,16 +28,9 @@ CODEBOOKS: dict[str, dict[str, tuple[int, ...]]] = {
         "anger": (4, 5, 7, 10, 17, 23, 24, 25, 26),
         "disgust": (9, 10, 16, 17, 25, 26),
     },
-    # Seed 004's public code: disgust lists AU5 where the figure has AU10.
-    "seed004_code": {
-        "happiness": (6, 12, 25),
-        "sadness": (1, 4, 6, 15, 17),
-        "surprise": (1, 2, 5, 26, 27),
-        "fear": (1, 2, 4, 5, 20, 25, 26, 27),
-        "anger": (4, 5, 7, 10, 17, 23, 24, 25, 26),
-        "disgust": (5, 9, 16, 17, 25, 26),
-    },
 }
+# Seed 004's public code: the figure's codebook, except that disgust lists AU5 where the figure has AU10.
+CODEBOOKS["seed004_code"] = {**CODEBOOKS["seed004"], "disgust": (5, 9, 16, 17, 25, 26)}
 
 
 def codebook(name: str = "emfacs") -> dict[str, tuple[int, ...]]:
