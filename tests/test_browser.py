@@ -259,6 +259,8 @@ def test_every_widget_reacts_without_errors_or_remote_requests(built_book, drive
             area = driver.execute_script(AREAS_JS)[area_index]
             for k in range(len(driver.execute_script(CONTROLS_JS, area))):
                 control = driver.execute_script(CONTROLS_JS, area)[k]
+                if _options(control) < 2:    # a dropdown with one choice (one face on a small run) has no other view
+                    continue
                 driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", control)
                 WebDriverWait(driver, 10).until(lambda d: d.execute_script(VISIBLE_VIEWS_JS, area))
                 reacts = _view_changes(driver, area, control)
