@@ -99,3 +99,22 @@ def built_book(executed, tmp_path_factory) -> Path:
 
 def chromium_available() -> bool:
     return bool(shutil.which("chromium") or Path("/usr/bin/chromium").exists()) and Path("/usr/bin/chromedriver").exists()
+
+
+def chromium_driver(flags: list[str]):
+    """Debian's headless Chromium under selenium with the given flags, a fresh profile, and the browser console and
+    network (performance) logs kept; fails the test with the install command when Chromium is missing."""
+    if not chromium_available():
+        pytest.fail("Chromium / chromedriver missing: `apt-get install -y chromium chromium-driver` "
+                    "(.ci/run and `make test` do this)", pytrace=False)
+    import tempfile
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = "/usr/bin/chromium"
+    for flag in flags + [f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-')}"]:
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)

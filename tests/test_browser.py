@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 import time
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from conftest import chromium_available, existing_chapters
+from conftest import chromium_driver, existing_chapters
 
 CHAPTER = "00_faces"
 pytestmark = pytest.mark.skipif(CHAPTER not in [c.name for c in existing_chapters()],
@@ -49,18 +48,7 @@ return out;
 
 @pytest.fixture(scope="module")
 def driver():
-    if not chromium_available():
-        pytest.fail("Chromium / chromedriver missing: `apt-get install -y chromium chromium-driver` "
-                    "(.ci/run and `make test` do this)", pytrace=False)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = "/usr/bin/chromium"
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    for flag in CHROMIUM_FLAGS + [f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-')}"]:
-        opts.add_argument(flag)
-    drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    drv = chromium_driver(CHROMIUM_FLAGS)
     yield drv
     drv.quit()
 

@@ -16,7 +16,6 @@ import json
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import chromium_available
+from conftest import chromium_driver
 from facexplain import book
 from facexplain.cache import repo_root
 from facexplain.faces.landmarks import interocular_distance
@@ -106,18 +105,7 @@ def server(site):
 
 @pytest.fixture(scope="module")
 def driver():
-    if not chromium_available():
-        pytest.fail("Chromium / chromedriver missing: `apt-get install -y chromium chromium-driver` "
-                    "(.ci/run and `make test` do this)", pytrace=False)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = "/usr/bin/chromium"
-    for flag in CHROMIUM_FLAGS + [f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-')}"]:
-        opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    drv = chromium_driver(CHROMIUM_FLAGS)
     drv.set_script_timeout(180)
     yield drv
     drv.quit()
