@@ -7,7 +7,7 @@ import numpy as np
 from .. import checks, faces
 from ..cache import cached_arrays, code_hash
 from ..faces.aus import GENERATOR_AUS
-from ..faces.generator import FaceGenerator, GeneratorConfig, _normalise
+from ..faces.generator import GENERATOR_VERSION, FaceGenerator, GeneratorConfig, _normalise
 from .records import FaceDataset
 
 _EXTRA = ("shortcut", "pose", "lighting", "sequence")
@@ -35,7 +35,7 @@ def load_synthetic(n: int = 600, seed: int = 0, n_frames: int = 1, cache: bool =
     key = dict(kind="synthetic", code=code_hash(faces, load_synthetic, FaceDataset), n=int(n), seed=int(seed),
                n_frames=int(n_frames), config=repr(config))
     arrays = cached_arrays("synthetic", key, build) if cache else build()
-    info = dict(generator=key, seed=int(seed), n=int(n), n_frames=int(n_frames))
+    info = dict(generator=key, version=GENERATOR_VERSION, seed=int(seed), n=int(n), n_frames=int(n_frames))
     return FaceDataset("synthetic", arrays["images"], arrays["landmarks"], GENERATOR_AUS, arrays["au_intensity"],
                        arrays["emotion"].astype(object), arrays["subject"].astype(object), arrays["frame"],
                        region_bits=arrays["region_bits"], extra={k: arrays[f"extra_{k}"] for k in _EXTRA}, info=info)

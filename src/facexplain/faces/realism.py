@@ -59,6 +59,17 @@ def aligned_faces(images, landmarks, grid: int = 32) -> np.ndarray:
     return np.array(out)
 
 
+def one_face_per_subject(subjects, emotions=None) -> np.ndarray:
+    """Indices of one face per subject, in order of first appearance: the subject's first neutral face where it has
+    one (with `emotions`), else its first face. The faces `between_subject_correlation` compares."""
+    first: dict = {}
+    emotions = [None] * len(subjects) if emotions is None else list(emotions)
+    for i, (s, e) in enumerate(zip(subjects, emotions)):
+        if s not in first or (e == "neutral" and emotions[first[s]] != "neutral"):
+            first[s] = i
+    return np.array(list(first.values()), np.int64)
+
+
 def between_subject_correlation(images, landmarks, subjects=None) -> tuple[float, np.ndarray]:
     """How alike different people's faces look: the mean Pearson correlation between aligned faces
     (`aligned_faces`) of different subjects (one face per subject is expected; with `subjects`, pairs of the same

@@ -1,5 +1,7 @@
-"""Chapter 00: the faces card. The generated faces (or a real dataset) described: AUs and codebooks, a gallery,
-single-AU faces, the dataset card, MediaPipe's agreement with the generator's landmarks, and its claims.
+"""Chapter 00: the faces card. The generated faces (or a real dataset) described: AUs and codebooks, the template
+photos and the subjects blended from them, how alike different subjects look (against real people), one face per
+emotion, a gallery, single-AU faces, the dataset card, MediaPipe's agreement with the generator's landmarks, and
+the chapter's claims.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from ..data import DATASETS, load_dataset
 from ..data.records import FaceRecord
 from ..faces import (ACTION_UNITS, GENERATOR_AUS, au_map, codebook_matrix, generate_faces, generate_sequences,
                      mesh_to_ibug68)
-from ..faces.generator import FaceGenerator, identity
+from ..faces.generator import GENERATOR_VERSION, FaceGenerator, identity
 from ..faces.mesh import detect_landmarks
 from ..faces.landmarks import interocular_distance
-from ..faces.realism import mediapipe_agreement, realism_summary
+from ..faces.realism import between_subject_correlation, mediapipe_agreement, one_face_per_subject, realism_summary
+from ..faces.template import PHOTOS, photo, photo_mesh, photos_table
 from ..viz.faces import draw_boxes, face_figure, gallery, show_face
 from ..viz.widgets import browser, image_to_widget
 from .settings import Param, resolve
@@ -59,6 +62,120 @@ def codebooks_figure(names=("emfacs", "seed004", "seed004_code")):
                        cbar_label="listed (1) or not (0)")
 
 
+#: A frontal, evenly lit scene: the pose and light of the figures that show faces rather than data.
+STILL = dict(roll=0.0, yaw=0.0, scale=1.0, tx=0.0, ty=0.0, light=0.0, light_angle=0.0)
+
+#: The between-subject correlation the generator must stay at or under (issue 12), and the same figure measured on
+#: six photos of different real people (reference/facts.md; photos whose licences do not let the book ship them).
+IDENTITY_GOAL = 0.55
+REAL_PEOPLE = dict(people=6, mean_correlation=0.35)
+
+
+def photos():
+    """The template photos: who, where the photo ships, its licence, its expression (a DataFrame)."""
+    return photos_table().set_index("photo")
+
+
+def subjects_figure(cfg, n: int = 40, cols: int = 10):
+    """The first `n` subjects of the source domain, each neutral, frontal and evenly lit (their own noise only)."""
+    gen = FaceGenerator(image_size=cfg.image_size)
+    n = min(int(n), gen.config.n_subjects)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.35, rows * 1.5))
+    for ax in np.ravel(axes):
+        ax.axis("off")
+    for s, ax in zip(range(n), np.ravel(axes)):
+        img, _, _ = gen.render(identity(gen.config, s), {}, STILL, np.random.default_rng([cfg.seed, s]))
+        ax.imshow(img, cmap="gray", vmin=0, vmax=255)
+        ax.set_title(f"S{s:03d}", fontsize=7)
+    fig.suptitle(f"{n} generated subjects, blended from {len(PHOTOS)} photos (neutral, frontal)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _jackknife_se(c: np.ndarray) -> float:
+    """Jackknife SE (leave one subject out) of the mean off-diagonal entry of a correlation matrix."""
+    n = len(c)
+    if n < 3:
+        return float("nan")
+    off = ~np.eye(n, dtype=bool)
+    loo = np.array([c[np.ix_(keep, keep)][off[: n - 1, : n - 1]].mean()
+                    for keep in (np.arange(n) != i for i in range(n))])
+    return float(np.sqrt((n - 1) / n * ((loo - loo.mean()) ** 2).sum()))
+
+
+def identity_correlation(faces, out=None) -> pd.DataFrame:
+    """How alike different people look: the mean Pearson correlation between the aligned faces of different
+    people (faces aligned on their inner 68 landmarks by a similarity onto the mean shape, 32 x 32 grey,
+    standardised: faces.realism.between_subject_correlation). Rows: this dataset's subjects (one face each, a
+    neutral one where there is one), the template photos measured the same way, and six real people (a reference
+    measurement). Columns people, pairs, mean_correlation, se (jackknife over people), how. Written to
+    identity_correlation.csv when `out` is given."""
+    rows = []
+    if faces.landmarks is not None:
+        idx = one_face_per_subject(faces.subject, faces.emotion)
+        if len(idx) >= 2:
+            r, c = between_subject_correlation(faces.images[idx], faces.landmarks[idx])
+            what = "generated subjects" if faces.name == "synthetic" else f"{faces.name} subjects"
+            rows.append(dict(faces=what, people=len(idx), pairs=len(idx) * (len(idx) - 1) // 2, mean_correlation=r,
+                             se=_jackknife_se(c), how="this run: one face per subject, neutral where there is one"))
+    names = list(PHOTOS)
+    r, _ = between_subject_correlation([photo(n) for n in names], [photo_mesh(n) for n in names])
+    rows.append(dict(faces="the template photos", people=len(names), pairs=len(names) * (len(names) - 1) // 2,
+                     mean_correlation=r, se=float("nan"), how="this run: " + " vs ".join(names) + " (the photos)"))
+    k = REAL_PEOPLE["people"]
+    rows.append(dict(faces="real people", people=k, pairs=k * (k - 1) // 2,
+                     mean_correlation=REAL_PEOPLE["mean_correlation"], se=float("nan"),
+                     how="reference: six photos of different people, same procedure (not shipped: licences)"))
+    table = pd.DataFrame(rows).set_index("faces")
+    table[["mean_correlation", "se"]] = table[["mean_correlation", "se"]].round(3)
+    if out is not None:
+        atomic_to_csv(table.reset_index(), out / "identity_correlation.csv")
+    return table
+
+
+def identity_numbers(table: pd.DataFrame) -> dict:
+    """The identity figures the chapter's text quotes, by name (glued into the Markdown with myst-nb)."""
+    real = float(table.loc["real people", "mean_correlation"])
+    gen = table.loc["generated subjects"] if "generated subjects" in table.index else None
+    r = float(gen.mean_correlation) if gen is not None else float("nan")
+    return dict(identity_r=r, identity_se=float(gen.se) if gen is not None else float("nan"),
+                identity_people=int(gen.people) if gen is not None else 0, identity_goal=IDENTITY_GOAL,
+                photos_r=float(table.loc["the template photos", "mean_correlation"]), real_r=real,
+                identity_compare="more alike than" if r > real else "no more alike than")
+
+
+#: One face per emotion for the reader's eye: the EMFACS prototype AUs strongly, plus the extras of Belharbi et
+#: al. 2024's codebook that make the expression read at a glance (parted lips of a smile and of fear, the chin
+#: raiser of a sad pout, the lip pressor of anger, the upper lip raiser and chin raiser of disgust).
+EMOTION_FACES = {
+    "neutral": {},
+    "happiness": {6: 4.0, 12: 4.5, 25: 3.0},
+    "sadness": {1: 4.5, 4: 3.5, 15: 4.5, 17: 3.0},
+    "surprise": {1: 4.5, 2: 4.5, 5: 4.0, 26: 5.0},
+    "fear": {1: 4.5, 2: 4.0, 4: 3.5, 5: 4.5, 20: 4.5, 25: 3.0, 26: 2.5},
+    "anger": {4: 5.0, 5: 3.5, 7: 4.5, 23: 4.5, 24: 3.0},
+    "disgust": {9: 5.0, 10: 4.0, 15: 3.5, 16: 3.0, 17: 3.0},
+}
+
+
+def emotion_faces_figure(cfg, subjects=(0, 5)):
+    """One face per emotion (EMOTION_FACES) on each of the given subjects, frontal and evenly lit, titled with the
+    emotion and its AUs."""
+    gen = FaceGenerator(image_size=cfg.image_size)
+    fig, axes = plt.subplots(len(subjects), len(EMOTION_FACES), figsize=(2.0 * len(EMOTION_FACES),
+                                                                        2.3 * len(subjects)), squeeze=False)
+    for row, s in zip(axes, subjects):
+        who = identity(gen.config, int(s))
+        for ax, (emotion, aus) in zip(row, EMOTION_FACES.items()):
+            img, _, _ = gen.render(who, aus, STILL, np.random.default_rng([cfg.seed, int(s)]))
+            ax.imshow(img, cmap="gray", vmin=0, vmax=255)
+            ax.set_title(f"{emotion}\n" + (" ".join(f"AU{a}" for a in aus) or "no AU"), fontsize=7)
+            ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
 def load_faces(cfg):
     """The chapter's faces: generated (n_faces, image_size, shortcut) or the real dataset in data_dir."""
     if cfg.dataset == "synthetic":
@@ -68,7 +185,8 @@ def load_faces(cfg):
 
 
 def summary(faces) -> str:
-    return f"{len(faces)} faces, {len(set(faces.subject))} subjects, images {faces.images.shape[1:]}"
+    made = f" (generator version {GENERATOR_VERSION})" if faces.name == "synthetic" else ""
+    return f"{len(faces)} faces, {len(set(faces.subject))} subjects, images {faces.images.shape[1:]}{made}"
 
 
 def gallery_figure(faces, n: int = 12):
@@ -83,10 +201,9 @@ def single_au_figure(cfg, level: float = 5.0):
     """The neutral template subject, then each generated AU alone at `level`, its true region shown."""
     gen = FaceGenerator(image_size=cfg.image_size)
     person = identity(gen.config, 0)
-    still = dict(roll=0.0, yaw=0.0, scale=1.0, tx=0.0, ty=0.0, light=0.0, light_angle=0.0)
 
     def face(au):
-        img, land, bits = gen.render(person, {au: level} if au else {}, still, np.random.default_rng(cfg.seed))
+        img, land, bits = gen.render(person, {au: level} if au else {}, STILL, np.random.default_rng(cfg.seed))
         k = GENERATOR_AUS.index(au) if au else 0
         regions = {au: ((bits >> np.uint32(k)) & 1) == 1} if au else {}
         return FaceRecord(img, land, {au: level} if au else {}, None, "S000", 0, regions)
@@ -210,16 +327,26 @@ def au_browser(faces, n_aus: int = 10, per_au: int = 4):
     return browser(views, {"AU": [f"AU{a}" for a in shown], "face": list(range(1, per_au + 1))}, sliders=["face"])
 
 
-def claims(cfg, realism_table, sample=None, found=None, detection_goal: float = 0.9, nme_goal: float = 0.1):
+def claims(cfg, realism_table, sample=None, found=None, detection_goal: float = 0.9, nme_goal: float = 0.1,
+           identity_table=None):
     """The chapter's checks of its own goals in the shared claim table (claims.csv; the `paper` column names where
-    each target comes from): MediaPipe finds the generated faces (binomial SE), its landmarks agree with the
-    generator's (median NME with a bootstrap SE, from the source sample and its detected landmarks), the same seed
-    gives identical faces. None for a real dataset."""
+    each target comes from): different subjects look like different people (between-subject correlation of aligned
+    faces at most IDENTITY_GOAL, jackknife SE; from the table of identity_correlation), MediaPipe finds
+    the generated faces (binomial SE), its landmarks agree with the generator's (median NME with a bootstrap SE, from
+    the source sample and its detected landmarks), the same seed gives identical faces. None for a real dataset."""
     from ..claims import ClaimTable, bootstrap_se, by_construction, judge, se_proportion, write_claims
 
     if realism_table is None:
         return None
     t = ClaimTable()
+    if identity_table is not None and "generated subjects" in identity_table.index:
+        g = identity_table.loc["generated subjects"]
+        t.add("Different subjects look like different people",
+              f"the book's identity goal: between-subject correlation <= {IDENTITY_GOAL} (six real people: "
+              f"{REAL_PEOPLE['mean_correlation']})",
+              f"{g.mean_correlation:.3f} over {int(g.people)} subjects (jackknife SE {g.se:.3f})",
+              f"the {IDENTITY_GOAL} bar", judge(float(g.mean_correlation), IDENTITY_GOAL, noise=float(g.se),
+                                                direction="lower", why="jackknife SE over subjects"))
     src = realism_table.loc["source"]
     rate, n = float(src["detection_rate"]), int(src["faces"])
     se = se_proportion(rate, n)
@@ -245,6 +372,7 @@ def claims(cfg, realism_table, sample=None, found=None, detection_goal: float = 
     return table
 
 
-__all__ = ["PARAMETERS", "PRESETS", "au_browser", "au_table", "claims", "codebooks_figure", "dataset_card",
-           "gallery_figure", "load_faces", "occurrence_figure", "photo_figure", "realism", "realism_figure",
+__all__ = ["EMOTION_FACES", "IDENTITY_GOAL", "PARAMETERS", "PRESETS", "REAL_PEOPLE", "STILL", "au_browser",
+           "au_table", "claims", "codebooks_figure", "dataset_card", "emotion_faces_figure", "gallery_figure",
+           "identity_correlation", "identity_numbers", "load_faces", "photos", "subjects_figure", "occurrence_figure", "photo_figure", "realism", "realism_figure",
            "sequence_figure", "settings", "single_au_figure", "summary"]
