@@ -103,3 +103,20 @@ def test_generated_data_names_a_bad_argument(options, name):
     from facexplain.data import load_dataset
     with pytest.raises(ValueError, match=f"^{name} must be a whole number >= "):
         load_dataset("synthetic", **{"n": 4, **options})
+
+
+def test_start_gives_a_study_its_torch_threads_and_leaves_others_alone(tmp_path, monkeypatch):
+    import torch
+    from facexplain.studies import faces, landmark_ig
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        resolver.start(landmark_ig, dict(results_dir=str(tmp_path / "a")))
+        assert torch.get_num_threads() == landmark_ig.TORCH_THREADS == 1
+        torch.set_num_threads(2)
+        assert getattr(faces, "TORCH_THREADS", None) is None
+        resolver.start(faces, dict(results_dir=str(tmp_path / "b")))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

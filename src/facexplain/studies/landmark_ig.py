@@ -21,6 +21,11 @@ from .settings import Param, resolve
 
 NETS = ("t-emo", "r-emo")
 
+#: Torch threads in the chapter's kernel. The nets are tiny (a few thousand weights per time step), so a second
+#: thread only adds synchronisation; with any other load on the machine, OpenMP's waiting made global IG 10x slower
+#: on 2 threads than on 1 (measured 41 s vs 3.9 s for one net). The grid's tasks run on one thread anyway.
+TORCH_THREADS = 1
+
 #: preset -> values of the parameters left at None (paper: filters/lstm_units/fc1 None = the paper's Tables 1-5)
 PRESETS = {
     "cpu": dict(n_sequences=240, n_frames=8, filters=4, lstm_units=16, fc1=16, epochs=12, lr=3e-3, batch_size=32,

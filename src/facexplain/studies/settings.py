@@ -116,11 +116,16 @@ def from_notebook(study, namespace: dict) -> Settings:
 
 def start(study, namespace: dict) -> Settings:
     """A chapter's set-up in one call: every parameter checked (from_notebook), everything seeded, the book's figure
-    style, and results_dir created with the run's parameters in params.json (cfg.out: its Path)."""
+    style, and results_dir created with the run's parameters in params.json (cfg.out: its Path). A study that sets
+    TORCH_THREADS (e.g. 1 for nets too small to split across cores) gets that many torch threads in the kernel."""
     from ..config import results_path, seed_everything
     from ..viz.style import use_book_style
 
     cfg = from_notebook(study, namespace)
+    threads = getattr(study, "TORCH_THREADS", None)
+    if threads is not None:
+        import torch
+        torch.set_num_threads(int(threads))
     seed_everything(cfg.seed)
     use_book_style()
     cfg["out"] = results_path(cfg.results_dir, dict(cfg))
