@@ -17,8 +17,7 @@ ROOT = Path(book.repo_root())
 # Chapter authors: add or tune your own entry (smaller is better for CI's 90 minutes).
 SMALL_PARAMS: dict[str, dict] = {
     "00_faces": {"n_faces": 40, "n_realism": 16},
-    "02_face_game": {"n_players": 4, "n_tries": 3, "n_train": 300, "n_test": 100, "n_mediapipe": 0,
-                     "n_study_seeds": 1},
+    "02_face_game": {"n_players": 4, "n_tries": 3, "n_train": 300, "n_test": 100, "n_study_seeds": 1},
     "03_landmark_ig": {"n_sequences": 96, "n_frames": 4, "epochs": 4, "n_seeds": 2, "ks": [468, 64, 16],
                        "ig_samples": 12, "ig_steps": 16},
     "01_au_lrp": {"n_faces": 160, "n_shifted": 60, "epochs": 2, "max_per_au": 5, "n_ranks": 2},

@@ -1,5 +1,6 @@
-"""faces.read_aus: AUs from a photo (Face Mesh -> aligned landmarks -> per-AU linear model), its JSON export for the
-browser game, and how it reads Grace Hopper's near-neutral portrait."""
+"""faces.read_aus: AUs from a photo (Face Mesh -> aligned landmarks -> scale-free measures -> per-AU linear model),
+its JSON export for the browser game, how it reads the two public-domain photos (the astronaut's smile, Grace
+Hopper's near-neutral portrait) and how it scores on generated faces of subjects left out of its fitting."""
 
 import json
 
@@ -8,7 +9,8 @@ import pytest
 
 from facexplain.faces import NoFaceFound, read_aus, read_aus_model
 from facexplain.faces.mesh import detect_landmarks
-from facexplain.faces.au_reader import READ_REGIONS, apply_model, regions_of, similarity_align
+from facexplain.faces.au_reader import (EYE_CORNERS, READ_REGIONS, apply_model, held_out_scores, model_features,
+                                       regions_of, similarity_align)
 from facexplain.faces.template import photo
 
 
@@ -21,7 +23,7 @@ def test_model_is_plain_json_that_describes_the_whole_computation(model):
     again = json.loads(json.dumps(model))
     assert again == model
     assert len(model["reference"]) == 468 and len(model["reference"][0]) == 2
-    n_features = 2 * len(model["feature_points"])
+    n_features = len(model["measures"])
     for head in ("template", "neutral"):
         h = model["heads"][head]
         assert np.shape(h["coef"]) == (len(model["aus"]), n_features) == np.shape(h["int_coef"])
@@ -38,6 +40,35 @@ def test_similarity_alignment_removes_scale_rotation_and_shift(model):
     moved = 80.0 * ref @ rot.T + [200.0, 150.0]
     assert np.allclose(similarity_align(moved, ref), ref, atol=1e-9)
     assert apply_model(model, moved) == apply_model(model, ref)
+
+
+def test_measures_are_in_interocular_distances_and_vanish_against_the_same_face(model):
+    ref = np.asarray(model["reference"])
+    right, left = ref[list(EYE_CORNERS[:2])].mean(0), ref[list(EYE_CORNERS[2:])].mean(0)
+    assert np.linalg.norm(left - right) == pytest.approx(1.0, abs=1e-5)
+    pts = detect_landmarks(photo("astronaut"))
+    assert np.allclose(model_features(model, pts, pts), 0.0, atol=1e-12)
+    # the same face at another size and place: the same measures
+    assert np.allclose(model_features(model, 0.5 * pts + 40.0), model_features(model, pts), atol=1e-9)
+    widths = {m["name"]: v for m, v in zip(model["measures"], model_features(model, pts))}
+    assert 0.6 < widths["mouth width"] < 1.6 and widths["mouth opening"] > 0     # her smile: wide, lips apart
+
+
+def test_astronaut_smile_reads_the_lip_corner_puller_and_no_brow_au():
+    aus = read_aus(photo("astronaut"))
+    assert 12 in aus, aus
+    assert not {1, 2, 4} & set(aus), aus
+
+
+def test_held_out_subjects_read_above_chance_where_face_mesh_follows_the_au():
+    table = held_out_scores()
+    assert table.attrs["subjects"] >= 300
+    # the AUs whose movement MediaPipe follows on generated faces (brows, nose, lip corners, wide-open mouth)
+    for au in (1, 2, 9, 12, 27):
+        assert table.loc[au, "f1_template"] > table.loc[au, "chance_f1"] + 0.1, table.loc[au]
+        assert table.loc[au, "f1_neutral"] > table.loc[au, "chance_f1"] + 0.1, table.loc[au]
+    # faces at rest of people the reader never saw read each AU about as rarely as its thresholds promise (5%)
+    assert table.rest_rate.max() < 0.1, table.rest_rate
 
 
 def test_grace_hopper_near_neutral_portrait_shows_at_most_one_region():

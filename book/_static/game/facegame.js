@@ -21,7 +21,7 @@
   }
 
   /** Points mapped onto `ref` by the least-squares similarity (scale, rotation, shift) fitted on `idx`
-   *  (faces.read_aus.similarity_align). */
+   *  (faces.au_reader.similarity_align). */
   function similarityAlign(pts, ref, idx) {
     const n = idx.length;
     let ms = [0, 0], md = [0, 0];
@@ -40,15 +40,23 @@
     });
   }
 
+  /** The model's measures of aligned points (faces.au_reader._measures): per measure, the mean x (axis 0) or y
+   *  (axis 1) of its points minus that of its minus points. */
+  function measures(model, q) {
+    const mean = (idx, axis) => idx.reduce((s, i) => s + q[i][axis], 0) / idx.length;
+    return model.measures.map(m => mean(m.points, m.axis) - mean(m.minus, m.axis));
+  }
+
   /** AU -> intensity (present AUs only) of one face's 468 [x, y] landmarks, optionally against a neutral face:
-   *  faces.read_aus.apply_model -- aligned feature points minus the reference's (or the neutral face's), one
-   *  linear head per reference kind ("template" without a neutral face, "neutral" with one). */
+   *  faces.au_reader.apply_model -- the measures of the points aligned onto the reference (minus the neutral
+   *  face's measures), one linear head per reference kind ("template" without a neutral face, "neutral" with one). */
   function readAus(model, pts, neutral) {
-    const ref = model.reference, fp = model.feature_points;
-    const q = similarityAlign(pts, ref, model.align_points);
-    const base = neutral ? similarityAlign(neutral, ref, model.align_points) : ref;
-    const f = [];
-    for (const p of fp) f.push(q[p][0] - base[p][0], q[p][1] - base[p][1]);
+    const ref = model.reference;
+    let f = measures(model, similarityAlign(pts, ref, model.align_points));
+    if (neutral) {
+      const base = measures(model, similarityAlign(neutral, ref, model.align_points));
+      f = f.map((v, k) => v - base[k]);
+    }
     const head = model.heads[neutral ? "neutral" : "template"];
     const z = f.map((v, k) => (v - head.mean[k]) / head.scale[k]);
     const dot = (w, b) => w.reduce((s, wk, k) => s + wk * z[k], 0) + b;

@@ -172,7 +172,8 @@ def claims(tt: pd.DataFrame, occurrence: pd.DataFrame, photo_aus, f1_per_au: pd.
     p = set(photo_aus)
     t.add("(book) the photo path finds the astronaut's smile (AU6/AU12)", "—",
           "detected: " + (", ".join(f"AU{x}" for x in sorted(p)) or "none"), "",
-          by_construction("the astronaut photo is the source of the neutral template the reader is calibrated on"))
+          by_construction("the astronaut photo is one of the two template photos the reader's calibration faces "
+                          "are blended from, so one photo tests the path, not transfer to strangers"))
     return t.frame()
 
 

@@ -58,10 +58,9 @@ def apply_model(model: dict, landmarks, neutral=None) -> dict[int, float]:
 def decision_margins(model: dict, landmarks, neutral=None) -> dict[int, float]:
     """Per AU of the model: P(present) minus its threshold on these landmarks (> 0: read as present). Small
     margins flip under landmark noise, e.g. between the browser's and Python's Face Mesh."""
-    from ..faces.au_reader import model_features
+    from ..faces.au_reader import presence_probabilities
     head = model["heads"]["template" if neutral is None else "neutral"]
-    z = (model_features(model, landmarks, neutral) - np.asarray(head["mean"])) / np.asarray(head["scale"])
-    prob = 1.0 / (1.0 + np.exp(-(np.asarray(head["coef"]) @ z + np.asarray(head["intercept"]))))
+    prob = presence_probabilities(model, landmarks, neutral)
     return {int(a): float(prob[j] - head["threshold"][j]) for j, a in enumerate(model["aus"])}
 
 

@@ -23,9 +23,9 @@ from . import shared
 from .settings import Param, resolve
 
 #: preset -> values of the parameters left at None
-PRESETS = {"cpu": dict(n_train=1000, n_test=400, n_mediapipe=300, n_study_seeds=5),
-           "paper": dict(n_train=3000, n_test=2000, n_mediapipe=1500, n_study_seeds=20),
-           "paper-smoke": dict(n_train=120, n_test=40, n_mediapipe=8, n_study_seeds=2)}   # tests
+PRESETS = {"cpu": dict(n_train=1000, n_test=400, n_study_seeds=5),
+           "paper": dict(n_train=3000, n_test=2000, n_study_seeds=20),
+           "paper-smoke": dict(n_train=120, n_test=40, n_study_seeds=2)}   # tests
 
 #: Every parameter of the chapter's notebook: kind and range (checked before any work), default.
 PARAMETERS = {
@@ -40,7 +40,6 @@ PARAMETERS = {
     "n_train": Param("int", None, low=20),
     "n_test": Param("int", None, low=10),
     "n_study_seeds": Param("int", None, low=0),
-    "n_mediapipe": Param("int", None, low=0),
 }
 
 
@@ -50,33 +49,40 @@ def settings(preset: str = "cpu", **given):
 
 
 def au_readers(cfg) -> dict:
-    """The landmark AU readers: against each subject's neutral face, against the template, and (n_mediapipe > 0)
-    calibrated on what MediaPipe finds on generated faces (the one for photos)."""
-    readers = {ref: shared.au_reader(cfg.seed, cfg.n_train, neutral=ref) for ref in ("subject", "template")}
-    if cfg.n_mediapipe:
-        readers["mediapipe"] = geo.calibrated_detector(cfg.n_mediapipe, seed=cfg.seed + 7003, neutral="template",
-                                                       landmarks="mediapipe")
-    return readers
+    """The landmark AU readers of generated faces: against each subject's neutral face and against the template
+    (photos are read by faces.read_aus, calibrated on what MediaPipe finds on generated faces)."""
+    return {ref: shared.au_reader(cfg.seed, cfg.n_train, neutral=ref) for ref in ("subject", "template")}
 
 
 def f1_table(cfg, readers: dict) -> pd.DataFrame:
-    """F1 per AU of every reader on held-out generated faces, with prevalence and the always-present floor
+    """F1 per AU of both readers on held-out generated faces, with prevalence and the always-present floor
     (au_f1.csv)."""
     test = load_dataset("synthetic", n=cfg.n_test, seed=cfg.seed + 7002)
     evals = {f"F1 ({ref} reference)": geo.evaluate(readers[ref], test, geo.reference_for(test, ref)).set_index("au")
              for ref in ("subject", "template")}
-    if "mediapipe" in readers:
-        n = max(cfg.n_mediapipe // 2, 50)
-        mp_lm, found = geo.mediapipe_landmarks(n, cfg.seed + 7004)
-        mp_test = load_dataset("synthetic", n=n, seed=cfg.seed + 7004).subset(np.where(found)[0])
-        evals["F1 (MediaPipe landmarks)"] = geo.evaluate(readers["mediapipe"], mp_test, None,
-                                                         landmarks=mp_lm[found]).set_index("au")
     first = next(iter(evals.values()))
     table = pd.DataFrame({k: v.f1 for k, v in evals.items()})
     table.insert(0, "prevalence", first.prevalence)
     table["chance F1"] = first.chance_f1
     table.loc["mean"] = table.mean()
     atomic_to_csv(table.reset_index(), cfg.out / "au_f1.csv", index=False)
+    return table
+
+
+def photo_reader_table(cfg) -> pd.DataFrame:
+    """faces.read_aus on generated faces of subjects left out of its fitting (Face Mesh landmarks): per-AU F1
+    without and with a neutral photo, the always-present floor, ROC AUC, and how often a held-out face at rest
+    reads the AU (read_aus_f1.csv)."""
+    from ..faces.au_reader import held_out_scores
+
+    t = held_out_scores()
+    table = pd.DataFrame({"prevalence": t.prevalence, "F1 (no neutral photo)": t.f1_template,
+                          "F1 (neutral photo)": t.f1_neutral, "chance F1": t.chance_f1,
+                          "AUC (no neutral photo)": t.auc_template, "AUC (neutral photo)": t.auc_neutral,
+                          "read at rest": t.rest_rate})
+    table.index.name = "au"
+    table.loc["mean"] = table.mean()
+    atomic_to_csv(table.reset_index(), cfg.out / "read_aus_f1.csv", index=False)
     return table
 
 
@@ -88,16 +94,33 @@ def coefficient_figure(reader):
     return fig
 
 
-def read_photo(photo, readers: dict):
-    """(AUs found on the photo by the template reader, its landmarks, a table of what each photo reader finds)."""
-    photo_aus, photo_lm = readers["template"].detect_photo(photo)
-    rows = [dict(reader="template reference (exact-landmark calibration)",
-                 aus=", ".join(f"AU{a} ({v:.1f})" for a, v in sorted(photo_aus.items())))]
-    if "mediapipe" in readers:
-        mp_aus, _ = readers["mediapipe"].detect_photo(photo)
-        rows.append(dict(reader="calibrated on MediaPipe landmarks of generated faces",
-                         aus=", ".join(f"AU{a} ({v:.1f})" for a, v in sorted(mp_aus.items()))))
-    return photo_aus, photo_lm, pd.DataFrame(rows)
+def read_photos(readers: dict):
+    """The two public-domain template photos read by faces.read_aus (and, for comparison, by the chapter's
+    template-reference reader calibrated on exact landmarks of generated faces): (the astronaut photo, the AUs
+    read_aus finds on it, its Face Mesh landmarks, a table with one row per photo: source and licence, AUs, their
+    face regions, and the AUs closest below their thresholds as P(present) - threshold)."""
+    from ..faces import read_aus, read_aus_model
+    from ..faces.au_reader import regions_of
+    from ..faces.mesh import detect_landmarks
+    from ..faces.template import PHOTOS, photo
+    from ..game.web import decision_margins
+
+    model, rows, out = read_aus_model(), [], {}
+    for name, about in PHOTOS.items():
+        img = photo(name)
+        aus, lm = read_aus(img), detect_landmarks(img)
+        below = sorted(((m, a) for a, m in decision_margins(model, lm).items() if m < 0), reverse=True)[:3]
+        rows.append({"photo": f"{about['person']} ({about['licence']})", "read_aus": _au_list(aus),
+                     "regions": ", ".join(sorted(regions_of(aus))) or "none",
+                     "closest below threshold": ", ".join(f"AU{a} ({m:+.2f})" for m, a in below),
+                     "template reader (exact-landmark calibration)": _au_list(readers["template"].detect_photo(img)[0])})
+        out[name] = (img, aus, lm)
+    img, aus, lm = out["astronaut"]
+    return img, aus, lm, pd.DataFrame(rows)
+
+
+def _au_list(aus: dict) -> str:
+    return ", ".join(f"AU{a} ({v:.1f})" for a, v in sorted(aus.items())) or "none"
 
 
 def targets(cfg, readers: dict) -> dict:
@@ -260,8 +283,8 @@ def claims(cfg, f1: pd.DataFrame, tt, occ, photo_aus) -> pd.DataFrame:
     return table
 
 
-__all__ = ["PARAMETERS", "PRESETS", "au_readers", "claims", "coefficient_figure", "emotion_of",
+__all__ = ["PARAMETERS", "PRESETS", "au_readers", "claims", "coefficient_figure", "emotion_of", "photo_reader_table",
            "example_game_figure", "f1_table", "instruction_examples", "occurrence", "occurrence_browser",
-           "photo_game_figure", "player_model", "players_table", "read_photo", "recorded_games", "run_study",
+           "photo_game_figure", "player_model", "players_table", "read_photos", "recorded_games", "run_study",
            "scores_figure", "seed_sweep_summary", "settings", "target_sets", "target_table", "target_views",
            "targets", "targets_figure", "top_aus"]

@@ -174,11 +174,13 @@ def au_emotion_browser(study, thresholds, emotion_of=None, codebook: str = "emfa
     return widgets.HBox([b, widgets.VBox([widgets.HTML("<b>what it should resemble</b>"), ref])])
 
 
-def live_game(targets: dict[str, tuple], photo_detector, aus=None, max_items: int = 3, subject: int = 3):
+def live_game(targets: dict[str, tuple], photo_detector=None, aus=None, max_items: int = 3, subject: int = 3):
     """A playable Face Game for a live kernel: pick a target, toggle AUs (a generated face shows them) or upload
     a photo (MediaPipe -> AUs); shows the score, the instructions and the regions to change.
 
-    targets: name -> (image, AU set). Only works with a running kernel (callbacks); the book shows a recording.
+    targets: name -> (image, AU set). photo_detector: None reads uploaded photos with faces.read_aus (the reader
+    the browser game runs too), or an object with detect_photo(image) -> (AUs, landmarks). Only works with a
+    running kernel (callbacks); the book shows a recording.
     The controls start disabled under a note that says so, and a "start" button (a callback, so it only works in a
     live kernel) enables them: in the static book the game cannot look playable when it is not."""
     import io
@@ -187,7 +189,8 @@ def live_game(targets: dict[str, tuple], photo_detector, aus=None, max_items: in
     from PIL import Image
 
     from ..faces.aus import GENERATOR_AUS
-    from ..faces.mesh import NoFaceFound
+    from ..faces.au_reader import read_aus
+    from ..faces.mesh import NoFaceFound, detect_landmarks
     from ..images import pil_to_array
 
     aus = tuple(aus or GENERATOR_AUS)
@@ -210,7 +213,10 @@ def live_game(targets: dict[str, tuple], photo_detector, aus=None, max_items: in
         if use_photo.value and "image" in photo:
             img = photo["image"]
             try:
-                found, lm = photo_detector.detect_photo(img)
+                if photo_detector is None:          # faces.read_aus: the reader the browser game runs too
+                    found, lm = read_aus(img), detect_landmarks(img)
+                else:
+                    found, lm = photo_detector.detect_photo(img)
             except NoFaceFound as e:
                 message.value = f"<i>{e}</i>"
                 return
