@@ -96,3 +96,11 @@ def test_no_face_raises_the_named_error():
 def test_regions_cover_every_au_the_reader_knows(model):
     covered = {a for members in READ_REGIONS.values() for a in members}
     assert set(model["aus"]) <= covered
+
+
+def test_batched_fitting_features_equal_the_per_face_ones(model):
+    from facexplain.faces.au_reader import _batch_features
+    pts = np.stack([detect_landmarks(photo(n)) for n in ("astronaut", "grace_hopper")])
+    moved = pts * 1.7 + 30.0
+    expected = np.stack([model_features(model, p) for p in moved])
+    assert np.allclose(_batch_features(model, moved), expected, atol=1e-12)

@@ -187,10 +187,38 @@ def mean_neutral_shape(neutral_points: np.ndarray) -> np.ndarray:
     alignment points and scaled so that the eye centres (midpoints of each eye's corners) are one unit apart."""
     ref = np.asarray(neutral_points, np.float64).mean(0)
     for _ in range(2):
-        ref = np.mean([similarity_align(p, ref) for p in neutral_points], 0)
+        ref = _batch_align(neutral_points, ref).mean(0)
         right, left = ref[list(EYE_CORNERS[:2])].mean(0), ref[list(EYE_CORNERS[2:])].mean(0)
         ref = (ref - ref[list(ALIGN_POINTS)].mean(0)) / np.linalg.norm(left - right)
     return ref
+
+
+def _batch_align(points: np.ndarray, reference, align_points=ALIGN_POINTS) -> np.ndarray:
+    """similarity_align of a stack of faces (N, 468, 2), vectorised (the same numbers)."""
+    p = np.asarray(points, np.float64)
+    ref = np.asarray(reference, np.float64)
+    idx = list(align_points)
+    s, d = p[:, idx], ref[idx]
+    ms, md = s.mean(1, keepdims=True), d.mean(0)
+    s, d = s - ms, d - md
+    ss = (s ** 2).sum((1, 2))
+    a = (s[..., 0] * d[:, 0] + s[..., 1] * d[:, 1]).sum(1) / ss
+    b = (s[..., 0] * d[:, 1] - s[..., 1] * d[:, 0]).sum(1) / ss
+    q = p - ms
+    return np.stack([a[:, None] * q[..., 0] - b[:, None] * q[..., 1],
+                     b[:, None] * q[..., 0] + a[:, None] * q[..., 1]], -1) + md
+
+
+def _batch_features(model: dict, points: np.ndarray) -> np.ndarray:
+    """model_features of a stack of faces (N, 468, 2) -> (N, n_measures), vectorised (the same numbers)."""
+    aligned = _batch_align(points, model["reference"], model["align_points"])
+    return np.stack([aligned[:, m["points"], m["axis"]].mean(1) - aligned[:, m["minus"], m["axis"]].mean(1)
+                     for m in model["measures"]], 1)
+
+
+def _batch_probabilities(head: dict, x: np.ndarray) -> np.ndarray:
+    z = (x - np.asarray(head["mean"])) / np.asarray(head["scale"])
+    return 1.0 / (1.0 + np.exp(-(z @ np.asarray(head["coef"]).T + np.asarray(head["intercept"]))))
 
 
 def _columns(model: dict) -> dict[int, list[int]]:
@@ -252,8 +280,7 @@ def fit_model(n: int = 2400, seed: int = 0, image_size: int = 160) -> dict:
     """Fit the reader on Face Mesh landmarks of `n` generated faces (and a neutral face of each one's subject)."""
     cal = _calibration(n, seed, image_size)
     model = _skeleton(mean_neutral_shape(cal["neutral_points"]))
-    feats = np.stack([model_features(model, p) for p in cal["points"]])
-    neutral_feats = np.stack([model_features(model, p) for p in cal["neutral_points"]])
+    feats, neutral_feats = _batch_features(model, cal["points"]), _batch_features(model, cal["neutral_points"])
     model["heads"] = _fit_heads(model, feats, neutral_feats, cal["intensity"], cal["subject"])
     model["fitted_on"] = dict(faces=len(feats), subjects=len(np.unique(cal["subject"])), seed=int(seed),
                               image_size=int(image_size), landmarks="MediaPipe Face Mesh on generated faces",
@@ -273,16 +300,14 @@ def _held_out(n: int, seed: int, image_size: int, folds: int) -> str:
     rest_hits = np.zeros(len(GENERATOR_AUS))
     for train, test in GroupKFold(folds).split(pts, groups=subject):
         model = _skeleton(mean_neutral_shape(npts[train]))
-        f = np.stack([model_features(model, p) for p in pts])
-        fn = np.stack([model_features(model, p) for p in npts])
+        f, fn = _batch_features(model, pts), _batch_features(model, npts)
         model["heads"] = _fit_heads(model, f[train], fn[train], y[train], subject[train])
-        for h in prob:
-            threshold = np.asarray(model["heads"][h]["threshold"])
-            for r in test:
-                prob[h][r] = presence_probabilities(model, pts[r], None if h == "template" else npts[r])
-                pred[h][r] = prob[h][r] >= threshold
-        for r in test:                 # held-out neutral faces read without a neutral photo: false alarms at rest
-            rest_hits += presence_probabilities(model, npts[r]) >= np.asarray(model["heads"]["template"]["threshold"])
+        for h, x in (("template", f[test]), ("neutral", f[test] - fn[test])):
+            prob[h][test] = _batch_probabilities(model["heads"][h], x)
+            pred[h][test] = prob[h][test] >= np.asarray(model["heads"][h]["threshold"])
+        # held-out neutral faces read without a neutral photo: false alarms at rest
+        head = model["heads"]["template"]
+        rest_hits += (_batch_probabilities(head, fn[test]) >= np.asarray(head["threshold"])).sum(0)
     prev = present.mean(0)
     rows = [dict(au=a, prevalence=float(prev[j]),
                  f1_template=float(f1_score(present[:, j], pred["template"][:, j], zero_division=0)),
