@@ -58,6 +58,10 @@ def test_astronaut_smile_reads_the_lip_corner_puller_and_no_brow_au():
     aus = read_aus(photo("astronaut"))
     assert 12 in aus, aus
     assert not {1, 2, 4} & set(aus), aus
+    # AU6 (cheek raiser), which issue 12 also asks for, is not asserted: it is not read. Measured: Face Mesh puts her
+    # lower lids and cheek rows 0.003-0.007 IOD above the mean resting generated face (0.3-0.65 sd of resting
+    # faces of different subjects), about what it shows for the generator's AU6 at intensity 4; her AU6 probability
+    # ranks at about the median of the calibration subjects' neutral faces, far from the 95th-percentile threshold.
 
 
 def test_held_out_subjects_read_above_chance_where_face_mesh_follows_the_au():
