@@ -11,7 +11,7 @@ from facexplain.faces.landmarks import interocular_distance
 
 @pytest.fixture(scope="module")
 def seqs():
-    return load_sequences(n_sequences=72, n_frames=3, seed=3, image_size=64, n_subjects=8)
+    return load_sequences(n_sequences=72, n_frames=3, seed=3, image_size=64, n_subjects=8, landmarks="exact")
 
 
 def test_shapes_labels_and_emotions(seqs):
@@ -131,3 +131,58 @@ def test_ckplus_sequences_through_face_mesh(ckplus_video_dir, tmp_path, monkeypa
     assert np.array_equal(again.raw, seqs.raw)
     with pytest.raises(ValueError, match="data_dir"):
         load_sequences("ckplus", None)
+
+
+def test_generated_clips_take_their_landmarks_from_mediapipe():
+    found = load_sequences(n_sequences=12, n_frames=3, seed=5, normalisation="neutral")
+    exact = load_sequences(n_sequences=12, n_frames=3, seed=5, normalisation="neutral", landmarks="exact")
+    assert found.info["landmarks"] == "mediapipe" and exact.info["landmarks"] == "exact"
+    assert found.info["frames"] == 36 and found.info["clips_dropped"] == len(exact) - len(found)
+    keep = [i for i in range(len(exact)) if exact.subject[i] in set(found.subject)][: len(found)]
+    assert np.array_equal(found.exact, exact.raw[keep]) and found.truth is found.exact
+    iod = interocular_distance(found.exact[:, 0])[:, None, None]
+    err = np.linalg.norm(found.raw - found.exact, axis=-1) / iod
+    assert 0.005 < np.median(err) < 0.1           # the tracker's points: near the generator's, never exactly on them
+    np.testing.assert_allclose(found.x, normalise(found.raw, "neutral"), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="landmarks must be one of"):
+        load_sequences(n_sequences=4, n_frames=3, landmarks="dlib")
+    with pytest.raises(ValueError, match="CK\\+ has no exact landmarks"):
+        load_sequences("ckplus", "/nowhere", landmarks="exact")
+
+
+def test_missing_frames_are_filled_in_time():
+    from facexplain.data.sequences import fill_missing
+
+    pts = np.arange(5, dtype=np.float32)[:, None, None] * np.ones((5, 468, 2), np.float32)
+    holes = pts.copy()
+    holes[[0, 2, 4]] = np.nan
+    out = fill_missing(holes, np.array([False, True, False, True, False]))
+    np.testing.assert_allclose(out[:, 0, 0], [1, 1, 2, 3, 3])          # held at the ends, linear between
+    with pytest.raises(ValueError, match="at least one frame"):
+        fill_missing(pts, np.zeros(5, bool))
+
+
+def test_tracking_error_measures_how_much_motion_a_detector_follows():
+    from facexplain.metrics.landmarks import tracking_error
+
+    exact = load_sequences(n_sequences=12, n_frames=3, seed=5, landmarks="exact").raw.astype(np.float64)
+    emotion = np.array(["happiness", "surprise"] * 6)
+    parts, by_emotion = tracking_error(exact, exact, emotion)
+    assert parts.loc["all", "error"] == 0 and parts.loc["all", "motion_error"] == 0
+    np.testing.assert_allclose(parts.gain.dropna(), 1.0)
+    # clips with no head motion whose lower lip drops by 0.2 interocular distances; a tracker that follows half of it
+    neutral = exact[:, :1]
+    iod = interocular_distance(exact[:, 0].astype(np.float32))[:, None, None, None]
+    drop = np.zeros_like(neutral)
+    drop[:, :, [14, 17, 84, 314, 87, 317, 178, 402]] = (0.0, 0.2)
+    ramp = np.linspace(0, 1, 3)[None, :, None, None]
+    truth = neutral + ramp * drop * iod
+    half = neutral + 0.5 * ramp * drop * iod
+    parts, by_emotion = tracking_error(half, truth, emotion)
+    np.testing.assert_allclose(parts.loc[["mouth", "all"], "gain"], 0.5, atol=1e-6)
+    assert parts.loc["mouth", "moving"] == 12 * 8 and np.isnan(parts.loc["brows", "gain"])
+    np.testing.assert_allclose(parts.loc["all", "motion_error"], np.sqrt((0.05 ** 2 + 0.1 ** 2) / 2 * 8 / 468))
+    assert parts.loc["all", "landmarks"] == 468 and parts.drop("all").landmarks.sum() == 468
+    assert set(by_emotion.index) == {"happiness", "surprise"}
+    with pytest.raises(ValueError, match="468, 2"):
+        tracking_error(exact[..., :10, :], exact[..., :10, :], emotion)

@@ -1,8 +1,10 @@
 """Landmark sequences for the landmark chapter: tensors of P frames x 2 coordinates x L landmarks per clip.
 
-Generated clips (the synthetic generator's neutral -> apex sequences, 468 Face Mesh landmarks) or real CK+
-sequences (MediaPipe Face Mesh run on P frames spread from the first, neutral frame to the peak). Six emotions
-(contempt and neutral left out, as in Di Luzio et al.), one-vs-rest labels per emotion, per-sequence
+Generated clips (the synthetic generator's neutral -> apex sequences) or real CK+ sequences (P frames spread from
+the first, neutral frame to the peak). Either way the 468 landmarks of every frame come from MediaPipe Face Mesh run
+on the frame, as in Di Luzio et al. (cached by the frames' bytes); for generated clips the generator's exact points
+are kept beside them as ground truth (`exact`), and `landmarks="exact"` hands those to the networks instead. Six
+emotions (contempt and neutral left out, as in the paper), one-vs-rest labels per emotion, per-sequence
 normalisation, and the paper's augmentation (a flipped copy of every training clip) as an option.
 """
 
@@ -18,12 +20,19 @@ from ..faces.codebooks import EMOTIONS
 
 NORMALISATIONS = ("sequence", "neutral", "none")
 AUGMENTATIONS = (None, "mirror", "vertical")
+#: Where a generated clip's landmarks come from: MediaPipe Face Mesh on the rendered frames, or the generator.
+LANDMARK_SOURCES = ("mediapipe", "exact")
+#: A generated clip whose frames MediaPipe finds less often than this is dropped; missing frames of the others are
+#: filled in time (linear between the nearest found frames, held at the ends), as a video tracker would.
+MIN_FOUND = 0.5
 
 
 @dataclass
 class SequenceSet:
-    """Landmark clips: x (N, P, 2, L) float32 normalised; raw (N, P, L, 2) pixel landmarks; emotion, subject (N,);
-    apex (N, H, W) uint8 last-frame images (for figures); emotions: the class names in order."""
+    """Landmark clips: x (N, P, 2, L) float32 normalised; raw (N, P, L, 2) pixel landmarks the networks see
+    (MediaPipe's, or the generator's with landmarks="exact"); emotion, subject (N,); apex (N, H, W) uint8 last-frame
+    images (for figures); emotions: the class names in order; exact (N, P, L, 2): the generator's own points (ground
+    truth; None for real data)."""
 
     x: np.ndarray
     raw: np.ndarray
@@ -32,6 +41,12 @@ class SequenceSet:
     apex: np.ndarray | None
     emotions: tuple[str, ...]
     info: dict
+    exact: np.ndarray | None = None
+
+    @property
+    def truth(self) -> np.ndarray:
+        """The landmarks that say where the face really moved: the generator's points, else the detected ones."""
+        return self.raw if self.exact is None else self.exact
 
     def __len__(self) -> int:
         return len(self.x)
@@ -53,7 +68,8 @@ class SequenceSet:
     def subset(self, index) -> "SequenceSet":
         index = np.asarray(index)
         return SequenceSet(self.x[index], self.raw[index], self.emotion[index], self.subject[index],
-                           None if self.apex is None else self.apex[index], self.emotions, dict(self.info))
+                           None if self.apex is None else self.apex[index], self.emotions, dict(self.info),
+                           None if self.exact is None else self.exact[index])
 
 
 def select_landmarks(x: np.ndarray, landmarks) -> np.ndarray:
@@ -127,12 +143,47 @@ def _frames(n_total: int, n_frames: int, peak: int | None = None) -> np.ndarray:
     return np.round(np.linspace(0, last, n_frames)).astype(int)
 
 
+def fill_missing(points: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """One clip's landmarks (P, L, 2) with the frames not found (found False; any values) filled in time: linear
+    between the nearest found frames, held at the ends. Needs at least one found frame."""
+    found = np.asarray(found, bool)
+    if not found.any():
+        raise ValueError("a clip needs at least one frame with landmarks to fill the others from")
+    t, have = np.arange(len(found)), np.flatnonzero(found)
+    out = np.array(points, dtype=np.float32, copy=True)
+    for f in np.flatnonzero(~found):
+        j = np.searchsorted(have, f)
+        lo, hi = have[max(j - 1, 0)], have[min(j, len(have) - 1)]
+        w = 0.0 if hi == lo else (t[f] - lo) / (hi - lo)
+        out[f] = (1 - w) * points[lo] + w * points[hi]
+    return out
+
+
+def detected_clips(frames: np.ndarray, min_found: float = MIN_FOUND) -> tuple[np.ndarray, np.ndarray, dict]:
+    """MediaPipe Face Mesh on every frame of (N, P, H, W) clips (cached by the frames' bytes): (landmarks (N, P,
+    468, 2) with missing frames filled in time (fill_missing), kept (N,) bool: clips with at least `min_found` of
+    their frames found, counts {frames, frames_missing, clips_dropped})."""
+    from ..faces.mesh import cached_landmarks
+
+    n, p = frames.shape[:2]
+    points, found = cached_landmarks(frames.reshape(n * p, *frames.shape[2:]))
+    points, found = points.reshape(n, p, 468, 2), found.reshape(n, p)
+    kept = found.mean(1) >= float(min_found)
+    out = np.zeros_like(points)
+    for i in np.flatnonzero(kept):
+        out[i] = fill_missing(points[i], found[i])
+    return out, kept, dict(frames=int(n * p), frames_missing=int((~found).sum()), clips_dropped=int((~kept).sum()))
+
+
 def load_sequences(dataset: str = "synthetic", data_dir=None, n_sequences: int = 180, n_frames: int = 8,
                    seed: int = 0, normalisation: str = "sequence", image_size: int = 112,
-                   emotions=EMOTIONS, **options) -> SequenceSet:
+                   emotions=EMOTIONS, landmarks: str = "mediapipe", **options) -> SequenceSet:
     """Landmark clips of the six emotions. synthetic: `n_sequences` generated clips of `n_frames` frames (neutral
-    -> apex; `options` go to the generator). ckplus: every CK+ sequence with an emotion label but contempt,
-    `n_frames` frames from the first to the peak, 468 landmarks by MediaPipe Face Mesh (cached)."""
+    -> apex; `options` go to the generator), with the 468 landmarks MediaPipe Face Mesh finds on each rendered frame
+    (landmarks="mediapipe", cached; clips it finds in fewer than MIN_FOUND of the frames are dropped, counted in
+    info) or the generator's exact points (landmarks="exact"); the exact points are kept as `exact` either way.
+    ckplus: every CK+ sequence with an emotion label but contempt, `n_frames` frames from the first to the peak, 468
+    landmarks by MediaPipe Face Mesh (cached)."""
     emotions = tuple(emotions)
     bad = [e for e in emotions if e not in EMOTIONS]
     if bad:
@@ -140,23 +191,38 @@ def load_sequences(dataset: str = "synthetic", data_dir=None, n_sequences: int =
     n_frames = checks.integer("n_frames", n_frames, 2)             # a clip runs from neutral to apex
     n_sequences, seed = checks.integer("n_sequences", n_sequences, 1), checks.integer("seed", seed, 0)
     image_size = checks.integer("image_size", image_size, 8)
+    if landmarks not in LANDMARK_SOURCES:
+        raise ValueError(f"landmarks must be one of {LANDMARK_SOURCES}; got {landmarks!r}")
     key = str(dataset).lower().replace("+", "plus").replace("-", "")
+    if key == "ckplus" and landmarks == "exact":
+        raise ValueError("CK+ has no exact landmarks, only those MediaPipe finds: use landmarks='mediapipe'")
+    exact, counts = None, {}
     if key == "synthetic":
         from . import load_dataset
         ds = load_dataset("synthetic", n=int(n_sequences), n_frames=int(n_frames), seed=int(seed),
                           emotions=emotions, image_size=int(image_size), **options)
         n, p = int(n_sequences), int(n_frames)
-        raw = ds.landmarks.reshape(n, p, 468, 2)
+        exact = ds.landmarks.reshape(n, p, 468, 2)
         first = np.arange(n) * p
         emotion, subject = ds.emotion[first].astype(str), ds.subject[first].astype(str)
-        apex = ds.images.reshape(n, p, *ds.images.shape[1:])[:, -1]
+        frames = ds.images.reshape(n, p, *ds.images.shape[1:])
+        apex = frames[:, -1]
+        raw = exact
+        if landmarks == "mediapipe":
+            raw, kept, counts = detected_clips(frames)
+            if not kept.any():
+                raise ValueError(f"MediaPipe found too few frames of every clip ({counts}): use larger frames "
+                                 "(image_size) or landmarks='exact'")
+            raw, exact, emotion, subject, apex = raw[kept], exact[kept], emotion[kept], subject[kept], apex[kept]
     elif key == "ckplus":
         raw, emotion, subject, apex = _ckplus(data_dir, int(n_frames), int(image_size), emotions, **options)
     else:
         raise ValueError(f"unknown dataset {dataset!r} for landmark sequences: use 'synthetic' or 'ckplus'")
-    info = dict(dataset=key, n_frames=int(n_frames), seed=int(seed), normalisation=normalisation)
+    info = dict(dataset=key, n_frames=int(n_frames), seed=int(seed), normalisation=normalisation,
+                landmarks="mediapipe" if key == "ckplus" else landmarks, **counts)
     return SequenceSet(normalise(raw, normalisation), raw.astype(np.float32), np.asarray(emotion, dtype=object),
-                       np.asarray(subject, dtype=object), apex, emotions, info)
+                       np.asarray(subject, dtype=object), apex, emotions, info,
+                       None if exact is None else exact.astype(np.float32))
 
 
 def _ckplus(data_dir, n_frames: int, image_size: int, emotions, max_items=None, crop: str = "face",
@@ -213,5 +279,6 @@ def split_by_subject(seqs: SequenceSet, test_fraction: float = 0.25, seed: int =
     return train, test
 
 
-__all__ = ["AUGMENTATIONS", "NORMALISATIONS", "SequenceSet", "augment", "load_sequences", "mirror_permutation",
-           "normalise", "select_landmarks", "split_by_subject"]
+__all__ = ["AUGMENTATIONS", "LANDMARK_SOURCES", "MIN_FOUND", "NORMALISATIONS", "SequenceSet", "augment",
+           "detected_clips", "fill_missing", "load_sequences", "mirror_permutation", "normalise", "select_landmarks",
+           "split_by_subject"]

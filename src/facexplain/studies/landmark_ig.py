@@ -14,7 +14,8 @@ import pandas as pd
 import torch
 
 from ..cache import config_hash
-from ..data.sequences import AUGMENTATIONS, NORMALISATIONS, SequenceSet, augment, select_landmarks
+from ..data.sequences import (AUGMENTATIONS, LANDMARK_SOURCES, NORMALISATIONS, SequenceSet, augment,
+                              select_landmarks)
 from ..explain.global_ig import METHODS as IG_RULES, emotion_baselines, global_ig
 from ..models.emo_lstm import make_emo, paper_hyperparameters, train_emo
 from .settings import Param, resolve
@@ -41,6 +42,7 @@ PRESETS = {
 #: Every parameter of the chapter's notebook: kind and range (checked before any work), default.
 PARAMETERS = {
     "dataset": Param("str", "synthetic", choices=("synthetic", "ckplus")),
+    "landmarks": Param("str", "mediapipe", choices=LANDMARK_SOURCES),
     "n_sequences": Param("int", None, low=12),
     "n_frames": Param("int", None, low=2),
     "filters": Param("int", None, low=1, none=True),
@@ -437,14 +439,55 @@ def load(cfg):
     from ..data.sequences import load_sequences, split_by_subject
 
     seqs = load_sequences(cfg.dataset, data_dir=cfg.data_dir, n_sequences=cfg.n_sequences, n_frames=cfg.n_frames,
-                          seed=cfg.seed, normalisation=cfg.normalisation)
+                          seed=cfg.seed, normalisation=cfg.normalisation, landmarks=cfg.landmarks)
     train_idx, test_idx = split_by_subject(seqs, test_fraction=cfg.test_fraction, seed=cfg.seed)
     return seqs, train_idx, test_idx
 
 
+def detector_error(cfg, seqs: SequenceSet):
+    """MediaPipe against the generator on the chapter's own clips (metrics.landmarks.tracking_error): per face part
+    and per emotion, the landmark error, the error of the motion from the neutral frame, and the share of the true
+    expression motion MediaPipe follows (mediapipe_error.csv, mediapipe_gain.csv). (None, None) for clips without
+    exact landmarks (real data)."""
+    from ..cache import atomic_to_csv
+    from ..metrics.landmarks import tracking_error
+
+    if seqs.exact is None:
+        return None, None
+    parts, emotions = tracking_error(seqs.raw, seqs.exact, seqs.emotion, threshold=cfg.truth_threshold)
+    atomic_to_csv(parts.reset_index(), cfg.out / "mediapipe_error.csv")
+    atomic_to_csv(emotions.reset_index(), cfg.out / "mediapipe_gain.csv")
+    return parts.round(3), emotions.round(3)
+
+
+def detector_numbers(cfg, seqs: SequenceSet, parts, emotions) -> dict:
+    """The detector figures chapter 03's text quotes, by name (glued into the Markdown with myst-nb)."""
+    nan = float("nan")
+    info = seqs.info
+    out = dict(lm_source=str(info.get("landmarks", "mediapipe")), lm_frames=int(info.get("frames", 0)),
+               lm_missing=int(info.get("frames_missing", 0)), lm_dropped=int(info.get("clips_dropped", 0)),
+               lm_error=nan, lm_motion_error=nan, lm_gain=nan, lm_gain_low=nan, lm_gain_low_emotion="-",
+               lm_gain_high=nan, lm_gain_high_emotion="-", lm_threshold=float(cfg.truth_threshold))
+    if parts is not None:
+        g = emotions.gain.dropna()
+        out.update(lm_error=float(parts.loc["all", "error"]), lm_motion_error=float(parts.loc["all", "motion_error"]),
+                   lm_gain=float(parts.loc["all", "gain"]), lm_gain_low=float(g.min()), lm_gain_low_emotion=str(g.idxmin()),
+                   lm_gain_high=float(g.max()), lm_gain_high_emotion=str(g.idxmax()))
+    return out
+
+
 def describe(seqs: SequenceSet, train_idx, test_idx) -> str:
+    info = seqs.info
+    if info.get("landmarks") == "exact":
+        source = "the generator's exact landmarks"
+    elif "frames" in info:
+        source = (f"MediaPipe Face Mesh on every frame ({info['frames_missing']} of {info['frames']} frames not found, "
+                  f"filled in time; {info['clips_dropped']} clips dropped)")
+    else:
+        source = "MediaPipe Face Mesh on every frame"
     return (f"{len(seqs)} clips x {seqs.n_frames} frames x 2 x {seqs.n_landmarks} landmarks; "
-            f"{len(set(seqs.subject[train_idx]))} training / {len(set(seqs.subject[test_idx]))} test subjects")
+            f"{len(set(seqs.subject[train_idx]))} training / {len(set(seqs.subject[test_idx]))} test subjects; "
+            f"landmarks: {source}")
 
 
 def split_table(seqs: SequenceSet, train_idx, test_idx) -> pd.DataFrame:
@@ -559,7 +602,7 @@ def other_rankings(cfg, settings: TrainSettings):
     from ..data.sequences import load_sequences, split_by_subject
 
     seqs = load_sequences(cfg.dataset, data_dir=cfg.data_dir, n_sequences=cfg.n_sequences, n_frames=cfg.n_frames,
-                          seed=cfg.seed, normalisation=other_normalisation(cfg))
+                          seed=cfg.seed, normalisation=other_normalisation(cfg), landmarks=cfg.landmarks)
     train_idx, _ = split_by_subject(seqs, test_fraction=cfg.test_fraction, seed=cfg.seed)
     s = replace(settings, extra=data_key(seqs, train_idx))
     every = np.arange(seqs.n_landmarks)
@@ -581,7 +624,7 @@ def precision(cfg, seqs: SequenceSet, train_idx, r: Rankings, settings: TrainSet
     from ..cache import atomic_to_csv
     from ..metrics.landmarks import moved_landmarks
 
-    truth, _ = moved_landmarks(seqs.raw[train_idx], seqs.emotion[train_idx], seqs.emotions,
+    truth, _ = moved_landmarks(seqs.truth[train_idx], seqs.emotion[train_idx], seqs.emotions,
                                threshold=cfg.truth_threshold)
     table = precision_table(r.rankings, truth, cfg.ks).assign(normalisation=cfg.normalisation)
     grid = table.pivot_table(index=["net", "emotion"], columns="k", values="precision")
@@ -589,7 +632,7 @@ def precision(cfg, seqs: SequenceSet, train_idx, r: Rankings, settings: TrainSet
     grid["chance"] = table.groupby(["net", "emotion"]).chance.first()
     if settings is not None:
         o_seqs, o_train, o_rank = other_rankings(cfg, settings)
-        o_truth, _ = moved_landmarks(o_seqs.raw[o_train], o_seqs.emotion[o_train], o_seqs.emotions,
+        o_truth, _ = moved_landmarks(o_seqs.truth[o_train], o_seqs.emotion[o_train], o_seqs.emotions,
                                      threshold=cfg.truth_threshold)
         other = precision_table(o_rank, o_truth, cfg.ks).assign(normalisation=other_normalisation(cfg))
         table = pd.concat([table, other], ignore_index=True)
@@ -698,7 +741,7 @@ def claims(cfg, summary, svm_table, precision_long, r: Rankings, runs=None) -> p
 
 
 __all__ = ["NETS", "PARAMETERS", "PRESETS", "Rankings", "accuracy_grids", "browser_view", "claims",
-           "completeness_note", "completeness_view", "describe", "full_accuracy", "importances", "load",
+           "completeness_note", "completeness_view", "describe", "detector_error", "detector_numbers", "full_accuracy", "importances", "load",
            "path_figure", "precision", "rank_all", "settings", "split_table", "svm", "topk", "train_all",
            "train_settings", "typical_faces", "seed_split", "chosen_k", "control_rankings", "other_normalisation", "other_rankings", "locality_view", "prose_numbers", "PAPER_TABLES", "claims_table", "TrainSettings", "accuracy", "accuracy_grid", "data_key", "global_rankings", "precision_table",
            "ranking_of", "summarise_runs", "svm_baselines", "topk_runs", "train_net"]
