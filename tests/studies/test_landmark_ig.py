@@ -86,3 +86,25 @@ def test_seed_split_and_chosen_k():
     assert lig.chosen_k(runs.assign(val_acc=0.6)).k.tolist() == [468]   # ties: the larger k
 
 
+
+
+def test_detector_error_and_its_prose_numbers(tmp_path):
+    from types import SimpleNamespace
+
+    from facexplain.data.sequences import load_sequences
+
+    found = load_sequences(n_sequences=12, n_frames=3, seed=5, normalisation="neutral")
+    cfg = SimpleNamespace(out=tmp_path, truth_threshold=0.03)
+    parts, by_emotion = lig.detector_error(cfg, found)
+    assert (tmp_path / "mediapipe_error.csv").exists() and (tmp_path / "mediapipe_gain.csv").exists()
+    assert 0 < parts.loc["all", "error"] < 0.1 and parts.loc["all", "motion_error"] > 0
+    numbers = lig.detector_numbers(cfg, found, parts, by_emotion)
+    assert numbers["lm_source"] == "MediaPipe Face Mesh" and numbers["lm_frames"] == 36
+    assert numbers["lm_gain_low"] <= numbers["lm_gain"] <= numbers["lm_gain_high"] or np.isnan(numbers["lm_gain"])
+    assert numbers["lm_gain_low_emotion"] in found.emotions and "noisy copy" in numbers["lm_copy"]
+    exact = load_sequences(n_sequences=12, n_frames=3, seed=5, normalisation="neutral", landmarks="exact")
+    parts, by_emotion = lig.detector_error(cfg, exact)                 # the networks' points are the truth itself
+    assert parts.loc["all", "error"] == 0 and abs(parts.loc["all", "gain"] - 1) < 1e-9
+    assert lig.detector_numbers(cfg, exact, parts, by_emotion)["lm_copy"] == "the generator's exact motion"
+    assert lig.detector_error(cfg, SequenceSet(exact.x, exact.raw, exact.emotion, exact.subject, None, EMO, {})) == \
+        (None, None)                                                    # real clips: no exact points to compare

@@ -279,12 +279,13 @@ def svm_baselines(seqs: SequenceSet, rankings: dict, ks, seeds, test_fraction: f
 
 
 def control_rankings(nets: dict, seqs: SequenceSet, train_idx, n_steps: int = 16, method: str = "gausslegendre",
-                     max_samples: int | None = None, seed: int = 0) -> pd.DataFrame:
+                     max_samples: int | None = None, seed: int = 0, random_weights: bool = True) -> pd.DataFrame:
     """The rankings' controls, as landmark_ranking rows (net, emotion, landmark, importance, rank):
     "INPUT_ONLY" ranks the landmarks by mean |x - x'| against the same baselines and inputs as global IG (no
-    network); "RANDOM-WEIGHTS" is global IG of the T-EMO nets with re-initialised weights."""
+    network); "RANDOM-WEIGHTS" (with `random_weights`) is global IG of the T-EMO nets with re-initialised weights."""
     from ..explain.global_ig import rank_landmarks
-    from ..metrics.controls import input_only_importance, random_weights
+    from ..metrics.controls import input_only_importance
+    from ..metrics.controls import random_weights as reinitialised
 
     x, lab, inputs = _ig_inputs(seqs, train_idx, max_samples, seed)
     rows = []
@@ -295,10 +296,11 @@ def control_rankings(nets: dict, seqs: SequenceSet, train_idx, n_steps: int = 16
         rank[rank_landmarks(imp)] = np.arange(1, len(imp) + 1)
         rows.append(pd.DataFrame(dict(net="INPUT_ONLY", emotion=emotion, landmark=np.arange(len(imp)),
                                       importance=imp, rank=rank)))
-    rnd = {e: random_weights(m, seed=seed) for e, m in nets["t-emo"].items()}
-    table, _ = global_rankings(rnd, seqs, train_idx, n_steps=n_steps, method=method, max_samples=max_samples,
-                               seed=seed)
-    rows.append(table.assign(net="RANDOM-WEIGHTS"))
+    if random_weights:
+        rnd = {e: reinitialised(m, seed=seed) for e, m in nets["t-emo"].items()}
+        table, _ = global_rankings(rnd, seqs, train_idx, n_steps=n_steps, method=method, max_samples=max_samples,
+                                   seed=seed)
+        rows.append(table.assign(net="RANDOM-WEIGHTS"))
     return pd.concat(rows, ignore_index=True)[["net", "emotion", "landmark", "importance", "rank"]]
 
 
@@ -464,15 +466,23 @@ def detector_numbers(cfg, seqs: SequenceSet, parts, emotions) -> dict:
     """The detector figures chapter 03's text quotes, by name (glued into the Markdown with myst-nb)."""
     nan = float("nan")
     info = seqs.info
-    out = dict(lm_source=str(info.get("landmarks", "mediapipe")), lm_frames=int(info.get("frames", 0)),
+    exact = info.get("landmarks") == "exact"
+    out = dict(lm_source="the generator's exact points" if exact else "MediaPipe Face Mesh",
+               lm_frames=int(info.get("frames", 0)),
                lm_missing=int(info.get("frames_missing", 0)), lm_dropped=int(info.get("clips_dropped", 0)),
                lm_error=nan, lm_motion_error=nan, lm_gain=nan, lm_gain_low=nan, lm_gain_low_emotion="-",
-               lm_gain_high=nan, lm_gain_high_emotion="-", lm_threshold=float(cfg.truth_threshold))
+               lm_gain_high=nan, lm_gain_high_emotion="-", lm_threshold=float(cfg.truth_threshold),
+               lm_copy="the generator's exact motion" if exact else "a noisy copy of the motion")
     if parts is not None:
         g = emotions.gain.dropna()
         out.update(lm_error=float(parts.loc["all", "error"]), lm_motion_error=float(parts.loc["all", "motion_error"]),
-                   lm_gain=float(parts.loc["all", "gain"]), lm_gain_low=float(g.min()), lm_gain_low_emotion=str(g.idxmin()),
-                   lm_gain_high=float(g.max()), lm_gain_high_emotion=str(g.idxmax()))
+                   lm_gain=float(parts.loc["all", "gain"]), lm_gain_low=float(g.min()),
+                   lm_gain_low_emotion=str(g.idxmin()), lm_gain_high=float(g.max()),
+                   lm_gain_high_emotion=str(g.idxmax()),
+                   lm_copy=out["lm_copy"] if exact else
+                   "a damped, noisy copy of the motion" if parts.loc["all", "gain"] < 0.95 else
+                   "an exaggerated, noisy copy of the motion" if parts.loc["all", "gain"] > 1.05 else
+                   "a noisy copy of the motion")
     return out
 
 
@@ -595,8 +605,9 @@ def other_normalisation(cfg) -> str:
 
 def other_rankings(cfg, settings: TrainSettings):
     """The locality check again under other_normalisation(cfg): the clips normalised that way, T-EMO nets on all
-    landmarks trained on them, their global IG and the controls. Returns (clips, train_idx, {net: {emotion:
-    ranking}}) with nets t-emo, input_only, random-weights."""
+    landmarks trained on them, their global IG and the input-only control (the claim's control; the random-weights
+    nets are left to the chapter's own normalisation, which saves their global IG). Returns (clips, train_idx,
+    {net: {emotion: ranking}}) with nets t-emo and input_only."""
     from dataclasses import replace
 
     from ..data.sequences import load_sequences, split_by_subject
@@ -611,9 +622,10 @@ def other_rankings(cfg, settings: TrainSettings):
                                max_samples=cfg.ig_samples, seed=cfg.seed)
     table = pd.concat([table.assign(net="T-EMO"),
                        control_rankings(nets, seqs, train_idx, n_steps=cfg.ig_steps, method=cfg.ig_method,
-                                        max_samples=cfg.ig_samples, seed=cfg.seed)], ignore_index=True)
+                                        max_samples=cfg.ig_samples, seed=cfg.seed, random_weights=False)],
+                      ignore_index=True)
     rankings = {net: {e: ranking_of(table[table.net == net.upper()], e) for e in seqs.emotions}
-                for net in ("t-emo", "input_only", "random-weights")}
+                for net in ("t-emo", "input_only")}
     return seqs, train_idx, rankings
 
 
