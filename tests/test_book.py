@@ -297,3 +297,19 @@ def test_with_a_scheduler_chapters_run_concurrently_after_their_dependencies(tin
     assert "DASK_SCHEDULER_ADDRESS" not in os.environ
     with pytest.raises(book.BookError, match="--scheduler"):
         book.run(root=tiny, progress=False, scheduler="many workers")
+
+
+def test_page_weight_counts_the_html_and_the_local_images_it_shows(tmp_path, capsys):
+    chapters = tmp_path / "book" / "chapters"
+    (tmp_path / "_images").mkdir(parents=True)
+    chapters.mkdir(parents=True)
+    (tmp_path / "_images" / "fig 1.png").write_bytes(b"x" * 1000)
+    (tmp_path / "_images" / "unused.png").write_bytes(b"x" * 5000)
+    page = chapters / "01_x.html"
+    page.write_text('<img alt="a" src="../../_images/fig%201.png"><img src="data:image/png;base64,AAAA">'
+                    '<img src="https://example.org/remote.png"><img src="../../_images/fig%201.png">', encoding="utf-8")
+    html = page.stat().st_size
+    assert book.page_weight(page) == html + 1000          # each image once; data: and remote ones not as files
+    weights = book.report_page_weights(tmp_path, limit=html + 999)
+    assert weights == {"01_x": html + 1000}
+    assert "WARNING: over" in capsys.readouterr().out

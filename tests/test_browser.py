@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 
 from conftest import chromium_driver, existing_chapters
+from facexplain import book
 
 CHAPTER = "00_faces"
 pytestmark = pytest.mark.skipif(CHAPTER not in [c.name for c in existing_chapters()],
                                 reason=f"notebooks/{CHAPTER}.ipynb does not exist yet")
 
-MAX_PAGE_BYTES = int(2.5 * 1024 * 1024)
+MAX_PAGE_BYTES = book.MAX_PAGE_WEIGHT
 # what MediaPipe / absl / TF Lite print natively when not silenced (issue 14: "no log noise")
 LOG_NOISE = ("TensorFlow Lite", "XNNPACK", "absl::InitializeLog", "W0000 ", "I0000 ", "inference_feedback_manager",
              "landmark_projection_calculator")
@@ -130,8 +131,8 @@ def _parse(path: Path) -> _Links:
 
 def test_chapter_pages_are_light_and_clean(built_book):
     for page in chapter_pages(built_book):
-        size = page.stat().st_size
-        assert size <= MAX_PAGE_BYTES, f"{page.name} is {size / 2**20:.2f} MB (limit 2.5 MB)"
+        size = book.page_weight(page)          # the HTML and the images it shows
+        assert size <= MAX_PAGE_BYTES, f"{page.name} weighs {size / 2**20:.2f} MB with its images (limit 2.5 MB)"
         html = page.read_text(encoding="utf-8")
         noise = [n for n in LOG_NOISE if n in html]
         assert not noise, f"{page.name} shows log noise: {noise}"

@@ -599,8 +599,39 @@ def build(root: Path | None = None, strict: bool = False, force: bool = False) -
     if result.returncode != 0 or not index.exists():
         raise BookError(f"jupyter-book build failed (exit code {result.returncode})")
     atomic_write_text(stamp, key + "\n")
+    report_page_weights(index.parent)
     print(f"the book is at {index}")
     return index
+
+
+#: What a reader downloads for one chapter page at most: its HTML (with the widgets' embedded views) and its images.
+MAX_PAGE_WEIGHT = int(2.5 * 1024 * 1024)
+
+
+def page_weight(page: Path) -> int:
+    """Bytes a reader downloads for `page`: the HTML file plus every local image it references (figures live in
+    _images/, widget views are inside the HTML). Shared scripts and styles are not counted: every page loads them
+    once from the browser's cache."""
+    import re
+    import urllib.parse
+
+    page = Path(page)
+    html = page.read_text(encoding="utf-8")
+    srcs = {urllib.parse.unquote(s.split("#")[0].split("?")[0])
+            for s in re.findall(r'<img[^>]*?\ssrc="([^"]+)"', html) if not s.startswith(("data:", "http:", "https:"))}
+    images = [(page.parent / s).resolve() for s in srcs]
+    return page.stat().st_size + sum(p.stat().st_size for p in images if p.is_file())
+
+
+def report_page_weights(html_root: Path, limit: int = MAX_PAGE_WEIGHT) -> dict[str, int]:
+    """Print each chapter page's weight (page_weight) and warn about any over `limit`; return {page: bytes}."""
+    weights = {p.stem: page_weight(p) for p in sorted((Path(html_root) / "book" / "chapters").glob("*.html"))}
+    if weights:
+        print("page weights (HTML + images): " + ", ".join(f"{k} {v / 2**20:.2f} MB" for k, v in weights.items()))
+    heavy = {k: v for k, v in weights.items() if v > limit}
+    if heavy:
+        print(f"WARNING: over {limit / 2**20:.1f} MB: " + ", ".join(heavy) + " (fewer widget views or smaller figures)")
+    return weights
 
 
 def stage(dest: Path, executed_dir: Path, root: Path | None = None) -> Path:
