@@ -235,3 +235,42 @@ def test_seed_repeats_feed_the_accuracy_claims(faces, tmp_path, monkeypatch):
     assert claims(t, clear, n_test=1000, repeats=hand).set_index("claim")["verdict"][peak].startswith("reproduced")
     assert seeded["Aligning layer attention with AU maps raises ATT-COS"].startswith("reproduced")
     assert single["Aligning layer attention with AU maps raises ATT-COS"].startswith("not comparable")
+
+
+def test_augmentation_moves_the_au_map_with_its_face():
+    from facexplain.models.fer import augment_batch
+
+    x = torch.zeros(6, 1, 32, 32)
+    x[:, :, 8:13, 18:23] = 1.0
+    maps = x[:, 0].clone()
+    xa, ma = augment_batch(x, maps, torch.Generator().manual_seed(0), shift=0.1, scale=0.05, contrast=0.0,
+                           brightness=0.0)
+    grid = torch.stack(torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij"))
+
+    def centroid(m):                                                   # (N, H, W) -> (N, 2)
+        return (m[:, None] * grid).sum((2, 3)) / m.sum((1, 2))[:, None]
+
+    assert torch.allclose(centroid(xa[:, 0].clamp(min=0)), centroid(ma), atol=0.5)   # the map moved with the face
+    assert (centroid(ma) - centroid(maps)).norm(dim=1).max() > 1.0                  # and the faces did move
+    again = augment_batch(x, maps, torch.Generator().manual_seed(0), shift=0.1, scale=0.05, contrast=0.0,
+                          brightness=0.0)
+    assert torch.equal(again[0], xa) and torch.equal(again[1], ma)                  # seeded
+    lit, _ = augment_batch(x, maps, torch.Generator().manual_seed(1), shift=0.0, scale=0.0, contrast=0.0,
+                           brightness=0.5)
+    assert not torch.allclose(lit, x) and torch.allclose(lit - lit.mean((2, 3), keepdim=True),
+                                                         x - x.mean((2, 3), keepdim=True), atol=1e-5)
+    with pytest.raises(ValueError, match="shift must be in"):
+        augment_batch(x, maps, torch.Generator(), shift=1.5)
+
+
+def test_fit_classifier_learns_and_checks_its_inputs(faces):
+    from facexplain.models.fer import fit_classifier
+
+    data = fer_data(faces.subset(np.arange(24)), faces.subset(np.arange(30, 40)), "seed004", key={"test": "fit"})
+    torch.manual_seed(0)
+    model = fer_model(len(data.classes), widths=(4, 8, 8, 16))
+    history = fit_classifier(model, data.x_train, data.y_train, data.maps_train, lam=1.0, epochs=12, batch_size=8,
+                             lr=1e-2)
+    assert len(history) == 12 and history[-1] < 0.8 * history[0]     # measured: 2.21 -> 1.56
+    with pytest.raises(ValueError, match="one entry per face"):
+        fit_classifier(model, data.x_train, data.y_train[:3], data.maps_train)

@@ -19,9 +19,10 @@ from ..data.splits import subject_split
 from ..faces import EMOTIONS_WITH_NEUTRAL
 from ..metrics.maps import class_average, map_cosine
 from ..models.au_maps import au_maps, ensure_landmarks
-from ..models.fer import LAYERS, attention, au_loss, fer_model, layer_index, to_input
+from ..models.fer import AUGMENT as FER_AUGMENT
+from ..models.fer import LAYERS, attention, au_loss, fer_model, fit_classifier, layer_index, to_input
 from ..models.resnet import SmallResNet, small_resnet18
-from ..train import cached_model, fit, predict
+from ..train import cached_model, predict
 
 #: Chapter 02's AU reader is calibrated on generated faces drawn with this offset from the chapter seed, and its
 #: game targets with the second one (chapter 12 reads the same reader and targets through au_reader/game_targets).
@@ -96,9 +97,11 @@ def load_fer_data(dataset: str = "synthetic", data_dir=None, n_faces: int = 600,
 
 
 def train_fer(data: FERData, lam: float = 0.0, layer="layer4", epochs: int = 10, seed: int = 0,
-              batch_size: int = 32, lr: float = 2e-3, weight_decay: float = 1e-4, widths=(16, 32, 64, 128),
-              device: str = "cpu", progress: bool = False, cache: bool = True) -> SmallResNet:
-    """Train (or load from the model cache) the classifier with alignment weight `lam` at `layer`."""
+              batch_size: int = 32, lr: float = 4e-3, weight_decay: float = 5e-4, widths=(16, 32, 64, 128),
+              device: str = "cpu", progress: bool = False, cache: bool = True, augment: bool = True) -> SmallResNet:
+    """Train (or load from the model cache) the classifier with alignment weight `lam` at `layer`: AdamW with a
+    one-cycle learning rate peaking at `lr`, full batches, and (augment=True) the training faces lightly shifted,
+    scaled and changed in contrast and brightness with their AU maps (models.fer.fit_classifier, AUGMENT)."""
 
     if lam < 0:
         raise ValueError(f"lam must be >= 0 (0 = no AU alignment); got {lam}")
@@ -107,34 +110,24 @@ def train_fer(data: FERData, lam: float = 0.0, layer="layer4", epochs: int = 10,
     layer = LAYERS[layer_index(layer)]
     config = dict(data=data.key, n_train=len(data.y_train), lam=float(lam), layer=layer,
                   epochs=int(epochs), seed=int(seed), batch_size=int(batch_size), lr=float(lr),
-                  weight_decay=float(weight_decay), widths=list(widths))
+                  weight_decay=float(weight_decay), widths=list(widths), schedule="one_cycle",
+                  augment=dict(FER_AUGMENT) if augment else None)
 
     def make():
         seed_everything(seed)
         return fer_model(len(data.classes), widths)
 
     def train(model):
-        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-        sched_steps = int(epochs)
-
-        def loss_fn(m, xb, yb, mb):
-            return au_loss(m, xb, yb, mb, lam=lam, layer=layer)
-
-        # one-cycle-free, simple schedule: train `epochs` epochs, halving the rate for the last third
-        first = max(1, (2 * sched_steps) // 3)
-        fit(model, data.x_train, data.y_train, loss_fn, opt, first, batch_size, seed, device, progress,
-            extra=data.maps_train)
-        if sched_steps > first:
-            for g in opt.param_groups:
-                g["lr"] = lr / 4
-            fit(model, data.x_train, data.y_train, loss_fn, opt, sched_steps - first, batch_size, seed + 1,
-                device, progress, extra=data.maps_train)
+        fit_classifier(model, data.x_train, data.y_train, data.maps_train, lam=lam, layer=layer, epochs=int(epochs),
+                       batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                       augment=dict(FER_AUGMENT) if augment else None, seed=seed, device=device, progress=progress)
 
     if not cache:
         model = make()
         train(model)
         return model.eval().cpu()
-    return cached_model("fer_au", config, make, train, code=(small_resnet18, au_loss), device=device).cpu()
+    return cached_model("fer_au", config, make, train, code=(small_resnet18, au_loss, fit_classifier),
+                        device=device).cpu()
 
 
 @torch.no_grad()
