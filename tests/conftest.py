@@ -3,6 +3,7 @@ from those executed copies (used by test_notebooks.py and test_browser.py)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -117,3 +118,21 @@ def chromium_driver(flags: list[str]):
         opts.add_argument(flag)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+
+
+@pytest.fixture(scope="session")
+def local_cluster(tmp_path_factory):
+    """A 2-process LocalCluster (one thread each) whose workers use a model cache of their own (their environment is
+    set while they start; the test process keeps its own); started once per session (a start costs tens of seconds)
+    and shared by the tests that compare serial and Dask runs."""
+    from facexplain import grid
+
+    grid.close()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FACEXPLAIN_CACHE", str(tmp_path_factory.mktemp("cluster-cache")))
+        mp.setenv("PYTHONPATH", os.pathsep.join([str(Path(grid.__file__).parents[1]),
+                                                 os.environ.get("PYTHONPATH", "")]))
+        c = grid.client("local", n_workers=2)
+    assert len(c.scheduler_info()["workers"]) == 2
+    yield c
+    grid.close()

@@ -99,19 +99,6 @@ def test_unreachable_scheduler_is_a_clear_error():
         grid.client("tcp://127.0.0.1:9")
 
 
-@pytest.fixture
-def local_cluster(monkeypatch, tmp_path):
-    """A 2-process LocalCluster (one thread each) whose workers use the test's own model cache."""
-    monkeypatch.setenv("FACEXPLAIN_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(Path(grid.__file__).parents[1]),
-                                                      os.environ.get("PYTHONPATH", "")]))
-    grid.close()
-    c = grid.client("local", n_workers=2)
-    assert len(c.scheduler_info()["workers"]) == 2
-    yield c
-    grid.close()
-
-
 def test_two_process_cluster_gives_the_serial_results_and_trains_each_key_once(local_cluster, tmp_path):
     rng = np.random.default_rng(0)
     x = torch.as_tensor(rng.normal(size=(96, 10)), dtype=torch.float32)

@@ -109,3 +109,28 @@ def test_widget_views_cover_every_face_and_target(faces, au_setup):
     assert len(controls["face"]) == min(2, len(set(task.labels["index"])))
     assert set(views) == {(f, t) for f in controls["face"] for t in controls["target"]}
     assert all(v[:8] == b"\x89PNG\r\n\x1a\n" for v in views.values())
+
+
+def test_randomisation_check_gives_the_same_tables_serially_and_on_two_workers(au_setup, local_cluster, tmp_path):
+    from facexplain.metrics.sanity import cascading_randomization
+    from facexplain.studies.explainers_compared import sanity, settings
+
+    det, x, y, task = au_setup
+    methods = ["gradient", "smoothgrad", "lrp.epsilon_plus_flat"]
+    cfg = settings("cpu", n_sanity=2, sanity_methods=methods, results_dir=str(tmp_path / "serial"))
+    cfg["out"] = tmp_path
+    tasks, models, options = {"au_detector": task}, {"au_detector": det}, {"au_detector": {}}
+    table, verdicts, strips = sanity(cfg, tasks, models, options)
+    assert set(table.method) == set(methods) and len(verdicts) == len(methods)
+    # each method's steps as cascading_randomization gives them for that method alone, seeded the same way
+    torch.manual_seed(cfg.seed)
+    alone, kept = cascading_randomization(det, task.inputs[[0, len(task) - 1]], task.target[[0, len(task) - 1]],
+                                          ["smoothgrad"], seed=cfg.seed, keep_maps=True)
+    mine = table[table.method == "smoothgrad"].drop(columns="model").reset_index(drop=True)
+    assert mine.equals(alone)
+    assert np.array_equal(strips[("au_detector", "smoothgrad")], kept["smoothgrad"][:, 0])
+
+    cfg["scheduler"] = "local"
+    on_workers, _, strips2 = sanity(cfg, tasks, models, options)
+    assert on_workers.equals(table)
+    assert all(np.array_equal(strips[k], strips2[k]) for k in strips)

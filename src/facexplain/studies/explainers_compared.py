@@ -561,21 +561,50 @@ def browsers(cfg, models: dict, tasks: dict, det: dict, clf: dict, options: dict
             for name, (v, controls) in views.items()]
 
 
+def sanity_cascade(job, models: bytes, picked: dict, options: dict, seed: int):
+    """One grid task of the randomisation check: cascading_randomization of model `job[0]` for method `job[1]` on its
+    picked faces, seeded here, so it gives the same table and maps in the kernel, serially or on a Dask worker.
+    `models` is the {name: model} dict as torch.save bytes: Dask's own transport of a module loses the ordered dicts
+    its hooks need (zennit then fails with "cannot create weak reference to 'dict' object")."""
+    import io
+
+    import torch
+
+    from ..metrics.sanity import cascading_randomization
+
+    name, method = job
+    models = torch.load(io.BytesIO(models), weights_only=False, map_location=None if torch.cuda.is_available() else "cpu")
+    x, target = picked[name]
+    torch.manual_seed(int(seed))                     # SmoothGrad's noise and the like: the same draws anywhere
+    return cascading_randomization(models[name], x, target, [method], seed=seed, method_options=options[name],
+                                   keep_maps=True)
+
+
 def sanity(cfg, tasks: dict, models: dict, options: dict):
     """The cascading randomisation check on n_sanity faces per model (sanity.csv, sanity_verdicts.csv):
     (per step table, verdicts, every step's map of the first face per (model, method))."""
     import pandas as pd
 
     from ..cache import atomic_to_csv
-    from ..metrics.sanity import cascading_randomization, sanity_verdicts
+    import io
 
-    parts, strips = [], {}
+    from .. import grid
+    from ..metrics.sanity import sanity_verdicts
+
+    picked = {}
     for name, task in tasks.items():
         pick = np.linspace(0, len(task) - 1, cfg.n_sanity).round().astype(int)
-        tab, kept = cascading_randomization(models[name], task.inputs[pick], task.target[pick], cfg.sanity_methods,
-                                            seed=cfg.seed, method_options=options[name], keep_maps=True)
+        picked[name] = (task.inputs[pick], task.target[pick])
+    jobs = [(name, method) for name in tasks for method in cfg.sanity_methods]
+    buf = io.BytesIO()
+    torch.save({name: models[name] for name in tasks}, buf)
+    done = grid.run(sanity_cascade, jobs, shared=dict(models=buf.getvalue(), picked=picked, options=options, seed=cfg.seed),
+                    key=lambda job: f"sanity {job[0]} {job[1]}", scheduler=cfg.get("scheduler"),
+                    progress=cfg.get("progress", False), desc="cascading randomisation")
+    parts, strips = [], {}
+    for (name, method), (tab, kept) in zip(jobs, done):
         parts.append(tab.assign(model=name))
-        strips.update({(name, m): a[:, 0] for m, a in kept.items()})
+        strips[(name, method)] = kept[method][:, 0]
     table = pd.concat(parts, ignore_index=True)
     atomic_to_csv(table[["model", "method", "step", "layer", "spearman", "ssim", "spearman_sd", "ssim_sd"]].round(4),
                   cfg.out / "sanity.csv")
@@ -618,5 +647,5 @@ def claims(cfg, summary, verdicts, per_image=None, sanity_table=None):
 
 
 __all__ = ["PARAMETERS", "PRESETS", "settings", "browsers", "claims", "compare_all", "describe", "metrics_figure",
-           "sanity", "sanity_strip", "summary_view", "tasks_of", "timing_view", "trained_models", "verdicts_view", "METRICS", "ALL_METHODS", "Task", "score_maps", "compare_methods", "chance_scores", "control_scores", "summarize", "au_task",
+           "sanity", "sanity_cascade", "sanity_strip", "summary_view", "tasks_of", "timing_view", "trained_models", "verdicts_view", "METRICS", "ALL_METHODS", "Task", "score_maps", "compare_methods", "chance_scores", "control_scores", "summarize", "au_task",
            "emotion_evidence_aus", "emotion_task", "widget_views", "chapter10_claims", "lrp_box_options"]
