@@ -36,7 +36,7 @@ PRESETS = {
                   batch_size=16, n_seeds=10, ks=(468, 234, 128, 64, 32, 16), ig_steps=128, ig_method="riemann_right",
                   ig_samples=None, augmentation="mirror", normalisation="neutral"),
     # the paper's shapes (16 frames, its architecture tables, 10 seeds, all six k, mirror augmentation), tiny counts
-    "paper-smoke": dict(n_sequences=72, epochs=1, ig_steps=4),
+    "paper-smoke": dict(n_sequences=72, epochs=1, ig_steps=4, ig_samples=4),
 }
 
 #: Every parameter of the chapter's notebook: kind and range (checked before any work), default.
