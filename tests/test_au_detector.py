@@ -62,3 +62,22 @@ def test_cross_validation_takes_a_number_of_folds_or_loso_explicitly():
     for k in (None, 1, "all", True):
         with pytest.raises(ValueError, match="k must be a number of folds >= 2 or 'loso'"):
             cross_validate(faces, DetectorConfig(aus=(12,), epochs=1), k=k)
+
+
+def test_recipes_name_the_paper_and_the_book_training(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACEXPLAIN_CACHE", str(tmp_path))
+    paper = det.DetectorConfig.recipe("paper", aus=(4, 6))
+    assert (paper.optimizer, paper.lr, paper.momentum, paper.schedule, paper.augment) == ("sgd", 0.01, 0.95,
+                                                                                          "constant", False)
+    assert det.DetectorConfig(aus=(4, 6)) == paper                 # the default is the paper's recipe
+    book = det.DetectorConfig.recipe("one_cycle", aus=(4, 6), widths=(2, 2, 2, 2), epochs=2, batch_size=4)
+    assert (book.optimizer, book.schedule, book.augment) == ("adamw", "one_cycle", True)
+    with pytest.raises(ValueError, match="unknown training recipe 'adam'"):
+        det.DetectorConfig.recipe("adam")
+    with pytest.raises(ValueError, match="optimizer must be"):
+        det.DetectorConfig(optimizer="rmsprop")
+    ds = _dataset(n=14)
+    x, y = det.inputs_from(ds), det.targets_from(ds, book.aus)
+    model = det.train_detector(x, y, book)                          # 14 faces, batches of 4: 3 steps an epoch
+    plain = det.train_detector(x, y, det.DetectorConfig(**{**book.__dict__, "augment": False}))
+    assert not torch.equal(det.predict_logits(model, x), det.predict_logits(plain, x))

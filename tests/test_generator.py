@@ -181,3 +181,48 @@ def test_template_does_not_need_the_au_kernels():
     names = {(n.module or "") for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     names |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert not {m for m in names if m.split(".")[-1] in ("actions", "generator")}, names
+
+
+def _still_scene(gen):
+    gen.domain = dict(gen.domain, noise=0.0)
+    return dict(roll=0.0, yaw=0.0, scale=1.0, tx=0.0, ty=0.0, light=0.0, light_angle=0.0)
+
+
+def test_an_opened_mouth_belongs_to_the_aus_that_opened_it():
+    import cv2
+
+    from facexplain.faces.generator import identity
+    from facexplain.faces.template import LOWER_INNER_LIP, UPPER_INNER_LIP
+
+    gen = FaceGenerator()
+    scene = _still_scene(gen)
+    who = identity(gen.config, 3)
+    rng = np.random.default_rng(0)
+    bit = lambda bits, au: (bits >> np.uint32(GENERATOR_AUS.index(au))) & 1 == 1  # noqa: E731
+    for au in (25, 26, 27):
+        _, land, bits = gen.render(who, {au: 5.0, 4: 4.0}, scene, rng)
+        opening = np.zeros((112, 112), np.uint8)        # between the inner lips, where the mouth is painted
+        poly = np.concatenate([land[list(UPPER_INNER_LIP)], land[list(LOWER_INNER_LIP)][::-1]])
+        cv2.fillPoly(opening, [np.round(poly).astype(np.int32)], 1)
+        inner = opening.astype(bool)
+        assert inner.sum() >= 10, au
+        assert bit(bits, au)[inner].mean() > 0.8, au    # the opening is where AU25/26/27 show
+        assert not bit(bits, 4)[inner].any()            # ... and not where the brow lowerer does
+    _, _, bits = gen.render(who, {12: 4.0}, scene, rng)  # a smile with closed lips claims no mouth interior
+    assert not bit(bits, 25).any() and not bit(bits, 26).any()
+
+
+def test_aus_move_the_face_but_not_the_neck_collar_or_background():
+    from facexplain.faces.generator import FACE_REACH, identity
+
+    gen = FaceGenerator()
+    scene = _still_scene(gen)
+    who = identity(gen.config, 3)
+    neutral, land0, _ = gen.render(who, {}, scene, np.random.default_rng(0))
+    margin = (FACE_REACH + 0.1) * gen.rig.template.iod      # the reach beyond the face, and a little more
+    chin = land0[152, 1]                                    # Face Mesh: the chin tip
+    for au in (26, 27):
+        img, _, _ = gen.render(who, {au: 5.0}, scene, np.random.default_rng(0))
+        moved = np.abs(img.astype(int) - neutral.astype(int)) > 2
+        assert moved[int(chin) - 5:int(chin) + 5].sum() > 20, au     # the jaw drops ...
+        assert not moved[int(np.ceil(chin + margin)):].any(), au      # ... the neck and collar stay

@@ -21,11 +21,17 @@ from .cue import draw_cue
 from .codebooks import CODEBOOKS, EMOTIONS_WITH_NEUTRAL, codebook
 from .template import LOWER_INNER_LIP, PHOTOS, UPPER_INNER_LIP, Template, mesh_field, neutral_template, template_set
 
+#: An AU whose displacement parts the inner lips by more than this many pixels (at its intensity) opened the mouth:
+#: the painted mouth interior joins its ground-truth region.
+PARTED = 0.3
+
 #: The generator's version for readers: chapter 00 and every generated dataset's `info` show it. Bump it when what
-#: the faces look like changes (6: subjects blended from two photos, AU kernels wide enough never to fold the skin).
+#: the faces look like changes (6: subjects blended from two photos, AU kernels wide enough never to fold the skin;
+#: 7: AUs move the face and a margin around it, not the neck, collar, hair or background, and a parted mouth's
+#: painted interior belongs to the regions of the AUs that parted the lips).
 #: Caches do not read it: they are keyed by a hash of the generator's source (cache.code_hash), so any edit to the
 #: faces package makes new data whether or not this number moves.
-GENERATOR_VERSION = 6
+GENERATOR_VERSION = 7
 
 # How strongly each domain varies pose, lighting and noise. "shifted" is the cross-domain test set of chapter 1:
 # other identities, wider head poses, harsher light, more sensor noise and blur.
@@ -111,6 +117,8 @@ class Rig:
     tpl_texture: np.ndarray | None = None  # (K, S, S) shape-free textures (on the astronaut's neutral mesh)
     feature_masks: np.ndarray | None = None  # (F, S, S) soft masks of brows, eyes, lips, for appearance modes
     lower_face: np.ndarray | None = None     # (S, S): 0 above the cheekbones, 1 below (upper/lower texture mix)
+    au_parts_lips: dict | None = None        # AU -> how far it parts the inner lips at full intensity (pixels)
+    on_face: np.ndarray | None = None        # (S, S): 1 on the template's face, 0 beyond its reach (_face_reach)
 
     def neutral_landmarks(self, who: "Identity") -> np.ndarray:
         """A subject's neutral landmarks (468, 2) in template pixels: no AU, no pose."""
@@ -129,15 +137,18 @@ def rig(image_size: int = 112) -> Rig:
     textures = au_textures(t)
     au_field, au_land, au_tex = {}, {}, {}
     bits = np.zeros((s, s), np.uint32)
+    on_face = _face_reach(t)
     for k, (au, kernels) in enumerate(sorted(au_kernels(t).items())):
         au_field[au] = displacement(kernels, xx, yy, pix)
         au_land[au] = displacement(kernels, mx, my, gates.landmarks)
-        mag = np.linalg.norm(au_field[au], axis=-1)
+        mag = np.linalg.norm(au_field[au], axis=-1) * on_face          # the template's face moves, not its neck
         region = mag > min(0.3 * mag.max(), 0.75 * s / 112)  # moved noticeably: 30% of peak, at most 3/4 px
         if au in textures:
             au_tex[au] = textures[au]
             region |= np.abs(textures[au]) > 0.3 * np.abs(textures[au]).max()
         bits |= region.astype(np.uint32) << np.uint32(GENERATOR_AUS.index(au))
+    parts_lips = {au: float(np.max(v[list(LOWER_INNER_LIP), 1] - v[list(UPPER_INNER_LIP), 1]))
+                  for au, v in au_land.items()}
     ids = identity_kernels(t)
     id_field = np.stack([displacement(k, xx, yy, lambda g: 1.0) for k in ids])
     id_land = np.stack([displacement(k, mx, my, lambda g: 1.0) for k in ids])
@@ -147,7 +158,21 @@ def rig(image_size: int = 112) -> Rig:
                           np.stack([xx, yy], -1) - mesh_field(t.mesh, m, s) for k, m in enumerate(ts.meshes)])
     return Rig(t, au_field, au_land, au_tex, bits, id_field, id_land, (xx, yy), ts.names, tpl_field.astype(np.float32),
                tpl_land.astype(np.float32), ts.textures, _feature_masks(t, xx, yy),
-               (1 / (1 + np.exp(-(yy - t.l68[29, 1]) / (0.12 * t.iod)))).astype(np.float32))
+               (1 / (1 + np.exp(-(yy - t.l68[29, 1]) / (0.12 * t.iod)))).astype(np.float32), parts_lips, on_face)
+
+
+#: How far beyond the face (the mesh hull) facial muscles still move the skin, in inter-ocular distances: the skin
+#: under the chin follows a dropped jaw; the neck, the collar, the hair and the background do not.
+FACE_REACH = 0.5
+
+
+def _face_reach(t: Template) -> np.ndarray:
+    """(S, S) weight of the AU displacements: 1 on the face (every mesh point), easing to 0 at FACE_REACH inter-ocular
+    distances outside it (smoothstep; gentle enough that no AU folds the skin, see test_generator)."""
+    inside = (t.face_mask > 0.01).astype(np.uint8)
+    dist = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 5)          # pixels outside the face to its edge
+    u = np.clip(1.0 - dist / (FACE_REACH * t.iod), 0.0, 1.0)
+    return (u * u * (3 - 2 * u)).astype(np.float32)
 
 
 def _feature_masks(t: Template, xx, yy) -> np.ndarray:
@@ -263,8 +288,10 @@ class FaceGenerator:
         self._grain: dict[int, np.ndarray] = {}
 
     # --- one face --------------------------------------------------------------------------------------
-    def _subject_base(self, who: Identity) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(texture, shape displacement field, neutral landmarks) of a subject, in template pixels (cached)."""
+    def _subject_base(self, who: Identity) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(texture, shape displacement field, neutral landmarks, where AUs move the skin) of a subject, in template
+        pixels (cached). The last is the template's on_face carried by the subject's shape: a long jaw moves with AU26
+        to its tip."""
         base = self._grain.get(who.grain_seed)
         if base is None:
             r, s = self.rig, self.config.image_size
@@ -284,7 +311,10 @@ class FaceGenerator:
             base = (t.face_mask * (face + who.skin + grain + relief + marks)
                     + (1 - t.face_mask) * (surround + who.surround))
             field = np.tensordot(who.shape, r.id_field, axes=1) + np.tensordot(who.mix_shape, r.tpl_field, axes=1)
-            base = (base.astype(np.float32), field.astype(np.float32), r.neutral_landmarks(who))
+            reach = cv2.remap(r.on_face, xx - 0.5 - field[..., 0], yy - 0.5 - field[..., 1], cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            base = (base.astype(np.float32), field.astype(np.float32), r.neutral_landmarks(who),
+                    reach[..., None].astype(np.float32))
             self._grain[who.grain_seed] = base
         return base
 
@@ -300,15 +330,17 @@ class FaceGenerator:
         """One face -> (uint8 image, (468, 2) landmarks, uint32 region bits of the active AUs)."""
         r, s = self.rig, self.config.image_size
         t = r.template
-        pre, field, land = self._subject_base(who)
+        pre, field, land, reach = self._subject_base(who)
         active = np.uint32(0)
+        moves = np.zeros_like(field)
         for au, level in aus.items():
             f = level / 5.0 * float(who.au_gain[GENERATOR_AUS.index(au)])
-            field = field + f * r.au_field[au]
+            moves += f * r.au_field[au]
             land = land + f * r.au_land[au]
             if au in r.au_texture:
                 pre = pre + f * r.au_texture[au]  # a new array: the cached subject base stays untouched
             active |= np.uint32(1) << np.uint32(GENERATOR_AUS.index(au))
+        field = field + reach * moves             # muscles move the face (and the skin just around it) only
 
         m = _pose_matrix(s, scene["roll"], scene["yaw"], scene["scale"], scene["tx"], scene["ty"])
         inv = cv2.invertAffineTransform(m)
@@ -321,7 +353,14 @@ class FaceGenerator:
         bits = cv2.remap((r.region_bits & active).view(np.float32), sx, sy, cv2.INTER_NEAREST,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=0).view(np.uint32)
         land = land @ m[:, :2].T + m[:, 2]
-        self._paint_mouth(img, land)
+        cavity = self._paint_mouth(img, land)
+        if cavity is not None:     # the opened mouth is where the AUs that parted the lips show
+            opened = np.uint32(0)
+            for au, level in aus.items():
+                f = level / 5.0 * float(who.au_gain[GENERATOR_AUS.index(au)])
+                if f * r.au_parts_lips.get(au, 0.0) > PARTED:
+                    opened |= np.uint32(1) << np.uint32(GENERATOR_AUS.index(au))
+            bits = np.where(cavity > 0.5, bits | opened, bits)
 
         ramp = (np.cos(scene["light_angle"]) * (xx - s / 2) + np.sin(scene["light_angle"]) * (yy - s / 2)) / s
         img = img * (1.0 + scene["light"] * ramp)
@@ -333,13 +372,14 @@ class FaceGenerator:
             draw_cue(img, cue, len(self.config.emotions))
         return np.round(np.clip(img, 0, 1) * 255).astype(np.uint8), land.astype(np.float32), bits
 
-    def _paint_mouth(self, img: np.ndarray, land: np.ndarray) -> None:
+    def _paint_mouth(self, img: np.ndarray, land: np.ndarray) -> np.ndarray | None:
         """Paint the inside of a parted mouth: a cavity darker towards the back, the upper teeth (with the gaps
-        between them) below the upper lip, and, when the mouth is wide open, the lower teeth and the tongue."""
+        between them) below the upper lip, and, when the mouth is wide open, the lower teeth and the tongue.
+        Returns the painted opening's coverage (S, S) in 0-1, or None when the lips are closed."""
         upper, lower = land[list(UPPER_INNER_LIP)], land[list(LOWER_INNER_LIP)]
         opening = float(np.max(lower[1:-1, 1] - upper[1:-1, 1]))
         if opening < 0.4:
-            return
+            return None
         d = self.rig.template.iod
         poly = np.concatenate([upper, lower[::-1]])
         x0, y0 = np.floor(poly.min(0)).astype(int) - 2
@@ -347,7 +387,7 @@ class FaceGenerator:
         h, w = img.shape
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
         if x1 - x0 < 2 or y1 - y0 < 2:
-            return
+            return None
         scale = 16
         pw, ph = x1 - x0, y1 - y0
         off = np.array([x0, y0], np.float32)
@@ -375,6 +415,9 @@ class FaceGenerator:
         mouth = inside + teeth * (tooth - inside)
         patch = img[y0:y1, x0:x1]
         img[y0:y1, x0:x1] = patch + cavity * (mouth - patch)
+        coverage = np.zeros(img.shape, np.float32)
+        coverage[y0:y1, x0:x1] = cavity
+        return coverage
 
     # --- datasets --------------------------------------------------------------------------------------
     def _face_plan(self, rng: np.random.Generator):

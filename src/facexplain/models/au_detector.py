@@ -21,6 +21,19 @@ from ..faces.aus import PAIN_AUS, au_number
 from ..faces.cue import cue_mask
 
 
+#: Training recipes (DetectorConfig fields): "paper" is Rieger et al.'s SGD (learning rate 0.01, momentum 0.95, no
+#: schedule, no augmentation); "one_cycle" is AdamW with a one-cycle schedule peaking at 0.01 and light augmentation,
+#: which learns every pain AU in the few epochs a CPU affords (the paper's recipe needs many more).
+RECIPES = {
+    "paper": dict(optimizer="sgd", lr=0.01, momentum=0.95, weight_decay=0.0, schedule="constant", augment=False),
+    "one_cycle": dict(optimizer="adamw", lr=0.01, weight_decay=1e-4, schedule="one_cycle", augment=True),
+}
+
+#: The training faces' random changes when DetectorConfig.augment is on (facexplain.train.Augment): shifts of up to
+#: 4% of the image, scale changes of up to 5%, contrast and brightness changes of up to 20%.
+AUGMENT = dict(shift=0.04, scale=0.05, contrast=0.2, brightness=0.2)
+
+
 @dataclass(frozen=True)
 class DetectorConfig:
     """What a trained detector depends on besides its data (hashed into the weight cache key)."""
@@ -28,11 +41,15 @@ class DetectorConfig:
     aus: tuple[int, ...] = PAIN_AUS
     widths: tuple[int, ...] = (8, 16, 32, 64)    # the paper's "parameter-reduced" ResNet-18; ImageNet uses 64..512
     epochs: int = 25                             # paper: 25 per fold
-    lr: float = 0.01                             # paper: SGD lr 0.01
-    momentum: float = 0.95                       # paper: momentum 0.95
+    lr: float = 0.01                             # paper: SGD lr 0.01 (with schedule="one_cycle": the peak rate)
+    momentum: float = 0.95                       # paper: momentum 0.95 (SGD only)
     batch_size: int = 32
     max_pos_weight: float = 20.0                 # cap of n_neg / n_pos, for AUs that almost never occur
     seed: int = 0
+    optimizer: str = "sgd"                       # paper: "sgd"; or "adamw"
+    weight_decay: float = 0.0
+    schedule: str = "constant"                   # paper: "constant"; or "one_cycle" (warm up, then cosine decay)
+    augment: bool = False                        # light random shifts, scaling, contrast and brightness (Augment)
 
     def __post_init__(self):
         aus = tuple(au_number(a) for a in self.aus)
@@ -44,6 +61,17 @@ class DetectorConfig:
             raise ValueError(f"widths must be four positive channel counts (one per ResNet stage); got {self.widths}")
         if int(self.epochs) < 1 or int(self.batch_size) < 1:
             raise ValueError("epochs and batch_size must be positive")
+        if self.optimizer not in ("sgd", "adamw"):
+            raise ValueError(f"optimizer must be 'sgd' (the paper's) or 'adamw'; got {self.optimizer!r}")
+        if self.schedule not in ("constant", "one_cycle"):
+            raise ValueError(f"schedule must be 'constant' (the paper's) or 'one_cycle'; got {self.schedule!r}")
+
+    @classmethod
+    def recipe(cls, name: str, **fields) -> "DetectorConfig":
+        """A config with the training recipe `name` (RECIPES: "paper" or "one_cycle") and the given fields."""
+        if name not in RECIPES:
+            raise ValueError(f"unknown training recipe {name!r}: use one of {sorted(RECIPES)}")
+        return cls(**{**RECIPES[name], **fields})
 
 
 def make_detector(aus=PAIN_AUS, widths=(8, 16, 32, 64), seed: int = 0) -> nn.Module:
@@ -121,7 +149,7 @@ def _digest(*arrays) -> str:
 def train_detector(inputs: torch.Tensor, targets: torch.Tensor, config: DetectorConfig, device: str = "cpu",
                    progress: bool = False) -> nn.Module:
     """Train (or load from the cache) a detector on (inputs, targets) with the paper's loss and optimizer."""
-    from ..train import cached_model, fit
+    from ..train import Augment, cached_model, fit, one_cycle
     from .resnet import small_resnet18
 
     if inputs.ndim != 4 or inputs.shape[0] != targets.shape[0] or targets.shape[1] != len(config.aus):
@@ -134,10 +162,18 @@ def train_detector(inputs: torch.Tensor, targets: torch.Tensor, config: Detector
         return make_detector(config.aus, config.widths, config.seed)
 
     def train(model):
-        opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
+        if config.optimizer == "sgd":
+            opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                  weight_decay=config.weight_decay)
+        else:
+            opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        cycle = config.schedule == "one_cycle"
+        sched = one_cycle(opt, config.lr, config.epochs, len(inputs), config.batch_size, drop_last=cycle) \
+            if cycle else None
         w = weight.to(device)
         fit(model, inputs, targets, lambda m, xb, yb: weighted_bce(m(xb), yb, w), opt, epochs=config.epochs,
-            batch_size=config.batch_size, seed=config.seed, device=device, progress=progress)
+            batch_size=config.batch_size, seed=config.seed, device=device, progress=progress, schedule=sched,
+            augment=Augment(**AUGMENT) if config.augment else None, drop_last=cycle)
 
     model = cached_model("au_detector", key, make, train, code=(small_resnet18,), device=device).to(device).eval()
     model.aus = config.aus
@@ -230,6 +266,6 @@ def cue_strip_mask(shape: tuple[int, int]) -> np.ndarray:
     return cue_mask(tuple(shape))
 
 
-__all__ = ["DetectorConfig", "make_detector", "au_index", "detector_aus", "inputs_from", "targets_from",
+__all__ = ["AUGMENT", "RECIPES", "DetectorConfig", "make_detector", "au_index", "detector_aus", "inputs_from", "targets_from",
            "pos_weights", "weighted_bce", "train_detector", "predict_logits", "f1_table", "CrossValidation",
            "cross_validate", "train_fold", "cue_strip_mask"]

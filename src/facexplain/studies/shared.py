@@ -158,7 +158,7 @@ def chapter01_detector(preset: str = "cpu", seed: int = 0, device: str = "cpu", 
 
     knobs = au_lrp.settings(preset, n_faces=n_faces, epochs=epochs, seed=seed, device=device)
     source, _ = au_lrp.load_data("synthetic", None, knobs["n_faces"], knobs["n_shifted"], seed)
-    cfg = det.DetectorConfig(aus=det.detector_aus(source), widths=knobs["widths"], epochs=knobs["epochs"], seed=seed)
+    cfg = au_lrp.detector_config(knobs, source)
     cv = au_lrp.cross_validate(source, cfg, knobs, device=device)
     best, _, test_idx = au_lrp.fold_of_best(cv)
     model = cv.models[best].cpu().eval()
