@@ -71,6 +71,40 @@ def test_au_lrp_mu_judged_against_uniform_and_random_weights():
     assert find(v, "A ResNet detects") == "not reproduced"
 
 
+def test_au_lrp_true_regions_judged_against_their_area_and_random_weights():
+    from facexplain.studies import au_lrp
+    f1 = pd.DataFrame(dict(au=[4, 6], f1=[0.8, 0.7], support=[50, 50]))
+    floor = {4: 0.3, 6: 0.2}
+
+    def with_truth(mu_truth, area_truth, seed=0):
+        r = _records(0.3, 0.06, seed=seed)
+        rng = np.random.default_rng(seed + 10)
+        return r.assign(mu_truth=np.clip(mu_truth + rng.normal(0, 0.05, len(r)), 0, 1), area_truth=area_truth)
+
+    ctl = au_lrp.mu_controls(with_truth(0.4, 0.1), with_truth(0.1, 0.1, seed=1), {4: 0.8, 6: 0.7}, floor)
+    assert ctl.set_index("au").loc["mean", "ratio_truth"] == pytest.approx(4.0, rel=0.1)
+    v = verdicts(au_lrp.claims(f1, None, ctl, floor))
+    assert find(v, "(book) LRP relevance lies where") == "reproduced"
+    spread = au_lrp.mu_controls(with_truth(0.1, 0.1), with_truth(0.1, 0.1, seed=1), {4: 0.8, 6: 0.7}, floor)
+    assert find(verdicts(au_lrp.claims(f1, None, spread, floor)), "(book) LRP relevance lies where") == \
+        "not reproduced"
+    box_only = au_lrp.mu_controls(_records(0.3, 0.06), _records(0.08, 0.06, seed=1), {4: 0.8, 6: 0.7}, floor)
+    assert "ratio_truth" not in box_only and not any(c.startswith("(book) LRP relevance lies") for c in
+                                                     au_lrp.claims(f1, None, box_only, floor).claim)
+
+
+def test_truth_ratios_count_the_aus_at_twice_the_even_share():
+    from facexplain.studies import au_lrp
+    mu = pd.DataFrame(dict(au=[4, 6, 4, 6, 4], composite=["lrp.epsilon_plus_flat"] * 2 + ["lrp.epsilon_gamma_box"] * 2
+                           + ["lrp.epsilon_plus_flat"], mu=[0.3, 0.1, 0.5, 0.4, 0.2], n=5,
+                           region=["truth"] * 4 + ["box"], area=[0.1, 0.1, 0.1, 0.1, 0.05], shortcut=0.0,
+                           domain="source"))
+    t = au_lrp.truth_ratios(mu)
+    assert t.loc[4].tolist() == pytest.approx([5.0, 3.0]) and t.loc[6].tolist() == pytest.approx([4.0, 1.0])
+    assert t.loc["AUs >= 2x"].tolist() == [2, 1]
+    assert au_lrp.truth_ratios(mu[mu.region == "box"]).empty
+
+
 def test_au_lrp_cross_domain_and_shortcut_rows():
     from facexplain.studies import au_lrp
     f1 = pd.DataFrame(dict(au=[4, 6, 7, 9], f1=[0.8, 0.7, 0.75, 0.6], support=50))

@@ -16,6 +16,9 @@ import pandas as pd
 from ..faces.aus import PAIN_AUS
 from .settings import Param, resolve
 
+#: How far above its always-present floor (2p / (1 + p)) the book asks every AU's F1 to be before calling it learnt.
+F1_MARGIN = 0.10
+
 LRP_METHODS = ("lrp.epsilon_plus_flat", "lrp.epsilon_gamma_box", "lrp.epsilon_alpha2_beta1_flat", "lrp.epsilon_plus")
 
 #: preset -> values of the parameters left at None; k_folds "loso" = leave one subject out
@@ -38,7 +41,7 @@ PARAMETERS = {
     "widths": Param("ints", None, low=1),
     "training": Param("str", None, choices=("one_cycle", "paper")),
     "composites": Param("strs", None, choices=LRP_METHODS),
-    "main_composite": Param("str", "lrp.epsilon_plus_flat", choices=LRP_METHODS),
+    "main_composite": Param("str", "lrp.epsilon_gamma_box", choices=LRP_METHODS),
     "max_per_au": Param("int", None, low=1, none=True),
     "shortcut_strength": Param("float", 0.9, low=0, high=1),
     "n_ranks": Param("int", None, low=1),
@@ -194,22 +197,43 @@ def control_masses(model, dataset, index, aus, method, max_per_au=None, device: 
 def mu_controls(records, random_records, f1: dict, floor: dict) -> pd.DataFrame:
     """Per AU (only those whose F1 clears the always-present floor): mean mu in the box with its standard error,
     the box's share of the image (a uniform map's mu), mu / area, and the random-weights detector's mu on the same
-    faces. One row per AU, plus "mean" over the images of all kept AUs."""
+    faces. One row per AU, plus "mean" over the images of all kept AUs. Records with the true AU regions
+    (mu_truth, generated faces) add the same columns for them (mu_truth, ..., ratio_truth)."""
     from ..claims import se_mean
     from ..metrics.controls import area_ratio, aus_above_floor
 
     keep = aus_above_floor(f1, floor)
     r = records[records.au.isin(keep)]
     c = random_records[random_records.au.isin(keep)]
+    regions = [("box", "")] + ([("truth", "_truth")] if "mu_truth" in r and "mu_truth" in c else [])
     rows = []
     for au, g in list(r.groupby("au")) + [("mean", r)]:
         gc = c if au == "mean" else c[c.au == au]
-        both = g.merge(gc[["au", "index", "mu_box"]], on=["au", "index"], suffixes=("", "_random"))
-        d = both.mu_box - both.mu_box_random
-        rows.append(dict(au=au, n=len(g), mu=g.mu_box.mean(), mu_se=se_mean(g.mu_box), area=g.area_box.mean(),
-                         ratio=area_ratio(g.mu_box.mean(), g.area_box.mean()), mu_random=gc.mu_box.mean(),
-                         diff_random_se=se_mean(d), diff_area_se=se_mean(g.mu_box - g.area_box)))
+        row = dict(au=au, n=len(g))
+        for region, tag in regions:
+            mu, area = f"mu_{region}", f"area_{region}"
+            both = g.merge(gc[["au", "index", mu]], on=["au", "index"], suffixes=("", "_random"))
+            d = both[mu] - both[f"{mu}_random"]
+            row.update({f"mu{tag}": g[mu].mean(), f"mu{tag}_se": se_mean(g[mu]), f"area{tag}": g[area].mean(),
+                        f"ratio{tag}": area_ratio(g[mu].mean(), g[area].mean()), f"mu{tag}_random": gc[mu].mean(),
+                        f"diff{tag}_random_se": se_mean(d), f"diff{tag}_area_se": se_mean(g[mu] - g[area])})
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def truth_ratios(mu: pd.DataFrame, domain: str = "source") -> pd.DataFrame:
+    """mu in each AU's true region divided by the region's share of the image (1: no better than relevance spread
+    evenly), per AU (rows) and composite (columns), with a last row counting the AUs at 2x or more. Empty without
+    true regions (real datasets)."""
+    from ..viz.au_lrp import short
+
+    t = mu[(mu.domain == domain) & (mu.region == "truth")]
+    if t.empty:
+        return pd.DataFrame()
+    wide = t.assign(ratio=t.mu / t.area).pivot_table(index="au", columns="composite", values="ratio")
+    wide.columns = [short(c) for c in wide.columns]
+    wide.loc["AUs >= 2x"] = (wide >= 2).sum()
+    return wide.round(2)
 
 
 def claims(f1_cv: pd.DataFrame, f1_cross: pd.DataFrame | None, controls: pd.DataFrame, floor: dict,
@@ -226,7 +250,8 @@ def claims(f1_cv: pd.DataFrame, f1_cross: pd.DataFrame | None, controls: pd.Data
     fl = pd.Series({a: floor[a] for a in f1.index})
     t.add("A ResNet detects the pain AUs well (subject-wise CV F1, Table 1)",
           f"mean F1 {np.mean(list(PAPER_F1.values())):.2f} over 8 AUs (OpenFace 0.35)",
-          f"mean F1 {f1.mean():.2f} over {len(f1)} AUs; above the floor for {(f1 > fl).sum()}/{len(f1)}",
+          f"mean F1 {f1.mean():.2f} over {len(f1)} AUs; above the floor for {(f1 > fl).sum()}/{len(f1)}, by "
+          f"{F1_MARGIN:.2f} or more for {(f1 >= fl + F1_MARGIN).sum()}/{len(f1)}",
           f"always-present detector: mean F1 {fl.mean():.2f}",
           judge_paired(f1.to_numpy(), fl.to_numpy(), full=bool((f1 > fl).all()),
                        partly_why="not every AU clears the floor", why="over AUs; synthetic faces"))
@@ -259,6 +284,17 @@ def claims(f1_cv: pd.DataFrame, f1_cross: pd.DataFrame | None, controls: pd.Data
               f"mu {m.mu:.2f} (trained) vs {m.mu_random:.2f} (random weights), same faces",
               "random-weights detector (chapter 10 checks the LRP rules against cascading randomisation: they react "
               "late)", judge(m.mu, m.mu_random, noise=m.diff_random_se, why="paired SE over the explained faces"))
+        if "mu_truth" in controls:
+            per_au = controls[controls.au != "mean"]
+            t.add("(book) LRP relevance lies where the AU acts (the generator's true AU regions)",
+                  "not measurable on real data (no pixel truth)",
+                  f"mu {m.mu_truth:.2f} ± {m.mu_truth_se:.2f} (SE) in the true regions = {m.ratio_truth:.1f}x their "
+                  f"share of the image; 2x or more for {int((per_au.ratio_truth >= 2).sum())}/{len(per_au)} AUs",
+                  f"uniform map: mu = region area {m.area_truth:.2f}; random-weights detector: mu "
+                  f"{m.mu_truth_random:.2f}",
+                  judge(m.mu_truth, max(m.area_truth, m.mu_truth_random),
+                        noise=max(m.diff_truth_area_se, m.diff_truth_random_se),
+                        why="paired SE over the explained faces, against the stronger control"))
     if shortcut is not None and shortcut_records is not None and clean_records is not None:
         sc = shortcut
         mark = judge(sc["mark_shortcut"], sc["mark_clean"],
@@ -556,7 +592,7 @@ def write_tables(cfg, fit: Fit, f1_cross, mu: pd.DataFrame, held: Explained, sc)
     from ..claims import write_claims
 
     best = fit.cv.per_fold[fit.cv.per_fold.fold == fit.best]
-    f1_rows = [fit.f1_cv.assign(split="cv_mean")]
+    f1_rows = [fit.f1_cv.assign(split="cv_mean", floor=[fit.chance[a] for a in fit.f1_cv.au])]
     if f1_cross is not None:
         f1_rows.append(f1_cross.assign(split="cross_domain"))
     if sc is not None:
@@ -564,7 +600,7 @@ def write_tables(cfg, fit: Fit, f1_cross, mu: pd.DataFrame, held: Explained, sc)
         f1_rows += [best[["au", "f1", "support"]].assign(split="clean_best_fold"),
                     sc["run"]["f1"].assign(split=f"shortcut_{s}"),
                     sc["run"]["f1_without_mark"].assign(split=f"shortcut_{s}_without_mark")]
-    f1_out = pd.concat(f1_rows, ignore_index=True)[["au", "f1", "support", "split"]]
+    f1_out = pd.concat(f1_rows, ignore_index=True)[["au", "f1", "support", "split", "floor"]]
     mu_out = pd.concat([mu] + ([sc["run"]["summary"]] if sc is not None else []), ignore_index=True)
     mu_out = mu_out[mu_out.region.isin(["box", "truth"])][["au", "composite", "mu", "n", "region", "shortcut",
                                                            "domain", "area"]]
@@ -585,16 +621,36 @@ def write_tables(cfg, fit: Fit, f1_cross, mu: pd.DataFrame, held: Explained, sc)
 
 
 def prose_numbers(cfg) -> dict:
-    """The run-dependent numbers the chapter's text quotes (from this run's mu_controls.csv), by name (glued into the
-    Markdown with myst-nb): mu in the box over the AUs above the F1 floor, the box's share of the image, their ratio,
-    and the random-weights detector's mu on the same faces."""
+    """The run-dependent numbers the chapter's text quotes (from this run's f1_per_au.csv, mu_per_au.csv and
+    mu_controls.csv), by name (glued into the Markdown with myst-nb): how many AUs clear their F1 floor by F1_MARGIN
+    and the closest one; how many AUs get twice the even share of relevance in their true regions, with the main
+    composite and across composites; mu in the box over the AUs above the F1 floor, the box's share of the image,
+    their ratio, and the random-weights detector's mu on the same faces."""
+    from ..viz.au_lrp import short
+
     c = pd.read_csv(cfg.out / "mu_controls.csv")
+    f1 = pd.read_csv(cfg.out / "f1_per_au.csv")
+    f1 = f1[f1.split == "cv_mean"]
+    out = dict(n_aus=len(f1), f1_margin=F1_MARGIN, main_short=short(cfg.main_composite), n_truth_2x=0,
+               n_truth_2x_best=0, truth_2x_best="none (no true regions)", n_truth_2x_worst=0,
+               truth_2x_worst="none (no true regions)")
+    if "floor" in f1:
+        margin = f1.f1 - f1.floor
+        out.update(n_f1_margin=int((margin >= F1_MARGIN - 1e-9).sum()), f1_margin_min=float(margin.min()),
+                   f1_margin_min_au=f"AU{int(f1.au.iloc[int(np.argmin(margin.to_numpy()))])}")
+    mu = pd.read_csv(cfg.out / "mu_per_au.csv")
+    ratios = truth_ratios(mu[mu.shortcut == 0])
+    if len(ratios):
+        counts = ratios.loc["AUs >= 2x"]
+        out.update(n_truth_2x=int(counts.get(short(cfg.main_composite), 0)),
+                   n_truth_2x_best=int(counts.max()), truth_2x_best=str(counts.idxmax()),
+                   n_truth_2x_worst=int(counts.min()), truth_2x_worst=str(counts.idxmin()))
     m = c[c.au.astype(str) == "mean"]
     if m.empty:
-        return dict(n_aus_kept=0)
+        return dict(out, n_aus_kept=0)
     m = m.iloc[0]
-    return dict(n_aus_kept=int((c.au.astype(str) != "mean").sum()), mu_kept=float(m.mu), mu_area=float(m.area),
-                mu_ratio=float(m.ratio), mu_random=float(m.mu_random))
+    return dict(out, n_aus_kept=int((c.au.astype(str) != "mean").sum()), mu_kept=float(m.mu),
+                mu_area=float(m.area), mu_ratio=float(m.ratio), mu_random=float(m.mu_random))
 
 
 __all__ = ["Explained", "Fit", "LRP_METHODS", "PARAMETERS", "PRESETS", "cross_domain", "cross_validate", "data",
@@ -603,4 +659,4 @@ __all__ = ["Explained", "Fit", "LRP_METHODS", "PARAMETERS", "PRESETS", "cross_do
            "mu_tables", "shortcut_note", "shortcut_run", "shortcut_view", "table1", "table1_note", "write_tables", "PAPER_F1", "OPENFACE_F1", "PAPER_F1_CROSS", "PAPER_MU", "settings",
            "load_data", "prevalence", "chance_f1", "f1_beside_paper", "mu_beside_paper", "explanation_masses",
            "fold_of_best", "prose_numbers", "control_masses", "mu_controls", "claims", "shortcut_experiment", "shortcut_table", "shortcut_numbers",
-           "low_high_panels"]
+           "low_high_panels", "truth_ratios", "F1_MARGIN"]
