@@ -16,6 +16,11 @@ import pandas as pd
 from ..faces.aus import PAIN_AUS
 from .settings import Param, resolve
 
+#: Torch threads in the chapter's kernel (the folds already train on one thread each, in the grid). With another
+#: process busy on the second core, two threads made the LRP cell crawl (explain_heldout over 5 minutes in the kernel,
+#: while the same step with three composites took 34 s on one thread in a script; 2026-11-30, load about 4).
+TORCH_THREADS = 1
+
 #: How far above its always-present floor (2p / (1 + p)) the book asks every AU's F1 to be before calling it learnt.
 F1_MARGIN = 0.10
 
