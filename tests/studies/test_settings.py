@@ -118,5 +118,9 @@ def test_start_gives_a_study_its_torch_threads_and_leaves_others_alone(tmp_path,
         assert getattr(faces, "TORCH_THREADS", None) is None
         resolver.start(faces, dict(results_dir=str(tmp_path / "b")))
         assert torch.get_num_threads() == 2
+        import matplotlib as mpl
+        assert mpl.rcParams["figure.dpi"] == faces.FIGURE_DPI == 72          # chapter 00's photo-heavy page
+        resolver.start(landmark_ig, dict(results_dir=str(tmp_path / "c")))
+        assert mpl.rcParams["figure.dpi"] == 90                              # the book's default
     finally:
         torch.set_num_threads(before)

@@ -29,7 +29,7 @@ LRP_METHODS = ("lrp.epsilon_plus_flat", "lrp.epsilon_gamma_box", "lrp.epsilon_al
 #: preset -> values of the parameters left at None; k_folds "loso" = leave one subject out
 PRESETS = {
     "cpu": dict(n_faces=900, n_shifted=300, epochs=20, k_folds=3, widths=(16, 32, 64, 128), max_per_au=40,
-                composites=LRP_METHODS, n_ranks=4, training="one_cycle"),
+                composites=LRP_METHODS, n_ranks=3, training="one_cycle"),
     # the paper: leave-one-subject-out, 25 epochs per fold with its SGD, every correctly detected positive explained
     "paper": dict(n_faces=6000, n_shifted=2000, epochs=25, k_folds="loso", widths=(16, 32, 64, 128), max_per_au=None,
                   composites=LRP_METHODS, n_ranks=7, training="paper"),

@@ -117,7 +117,8 @@ def from_notebook(study, namespace: dict) -> Settings:
 def start(study, namespace: dict) -> Settings:
     """A chapter's set-up in one call: every parameter checked (from_notebook), everything seeded, the book's figure
     style, and results_dir created with the run's parameters in params.json (cfg.out: its Path). A study that sets
-    TORCH_THREADS (e.g. 1 for nets too small to split across cores) gets that many torch threads in the kernel."""
+    TORCH_THREADS (e.g. 1 for nets too small to split across cores) gets that many torch threads in the kernel, and one
+    that sets FIGURE_DPI (a page heavy with photo-like figures) draws its figures at that resolution (default 90)."""
     from ..config import results_path, seed_everything
     from ..viz.style import use_book_style
 
@@ -127,7 +128,7 @@ def start(study, namespace: dict) -> Settings:
         import torch
         torch.set_num_threads(int(threads))
     seed_everything(cfg.seed)
-    use_book_style()
+    use_book_style(dpi=getattr(study, "FIGURE_DPI", 90))
     cfg["out"] = results_path(cfg.results_dir, dict(cfg))
     return cfg
 
