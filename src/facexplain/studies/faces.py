@@ -86,7 +86,7 @@ def subjects_figure(cfg, n: int = 40, cols: int = 10):
     gen = FaceGenerator(image_size=cfg.image_size)
     n = min(int(n), gen.config.n_subjects)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.35, rows * 1.5))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.05, rows * 1.2))   # small: 40 faces on one light page
     for ax in np.ravel(axes):
         ax.axis("off")
     for s, ax in zip(range(n), np.ravel(axes)):
