@@ -21,6 +21,11 @@ from .shared import FERData, evaluate_fer, load_fer_data, train_fer
 
 #: CAM methods the chapter scores (ScoreCAM, 128 forward passes per map, only with the paper preset).
 _CAMS = ["cam", "gradcam", "gradcam++", "layercam", "xgradcam", "hirescam", "eigencam"]
+#: Torch threads in the chapter's kernel: one, as its grid tasks (the lambda sweep and the seed repeats) already use.
+#: In the default build beside one other busy process, a classifier took about 500 s to train on 2 threads in the
+#: kernel and about 97 s on 1 thread in a grid task (OpenMP's threads waiting on each other).
+TORCH_THREADS = 1
+
 #: Chapter 04's knobs per preset: "cpu" takes minutes on 2 cores; "paper" restores the paper's scale (224 px,
 #: more data, longer training, the full lambda ablation). n_faces=None: every face of a real set.
 PRESETS = {
