@@ -121,3 +121,35 @@ def test_two_process_cluster_gives_the_serial_results_and_trains_each_key_once(l
     assert sorted(log.read_text().split()) == ["0", "1", "2", "3"]    # each key once, across both workers
     workers = local_cluster.run(os.getpid)
     assert len(set(workers.values())) == 2 and os.getpid() not in workers.values()
+
+
+FAULTS = """
+import resource, numpy as np
+from facexplain import grid
+undone = grid.undo_malloc_trim()
+faults = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+a = np.ones(2**18); del a
+start = faults()
+for _ in range(200):
+    a = np.ones(2**18); del a          # 2 MiB allocated and freed, as torch does with activations
+print(undone, faults() - start)
+"""
+
+
+@pytest.mark.parametrize("env, undone", [({}, False), ({"MALLOC_TRIM_THRESHOLD_": "65536"}, True)])
+def test_workers_reuse_freed_memory_despite_dasks_malloc_trim_setting(env, undone):
+    """Dask's nanny sets MALLOC_TRIM_THRESHOLD_, which makes glibc page-fault every large buffer in again (about
+    100000 page faults for 200 buffers of 2 MiB, a 1.45x slower training); grid tasks undo it on their worker."""
+    import subprocess
+    plain = {k: v for k, v in os.environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
+    out = subprocess.run([sys.executable, "-c", FAULTS], env={**plain, **env}, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[0] == str(undone)
+    assert int(out[1]) < 5000, f"{out[1]} page faults for 200 reused 2 MiB buffers"
+
+
+def test_grid_tasks_undo_the_malloc_setting_on_the_cluster_workers(local_cluster):
+    grid.run(square, [dict(x=1), dict(x=2), dict(x=3)], scheduler="local", n_workers=2)
+    states = local_cluster.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"), grid._MALLOC_UNDONE))
+    assert all(env == "65536" for env, _ in states.values()), states    # the nanny does set it
+    assert any(done for _, done in states.values()), states
