@@ -1,7 +1,8 @@
 # facexplain: two commands for a fresh machine.
 #   make book   set up .venv, execute every chapter with papermill, build the HTML (prints where it is);
-#               incremental: unchanged chapters are reused; `make book SCHEDULER=local` (or a Dask scheduler
-#               address) runs the chapters' grids on Dask and the chapters concurrently
+#               incremental: unchanged chapters are reused; the chapters' grids run on one local Dask cluster
+#               (a worker per core) and JOBS chapters at a time; `make book SCHEDULER=tcp://host:8786` uses an
+#               existing cluster, `make book SCHEDULER=serial JOBS=1` runs everything in the kernels, one by one
 #   make test   set up .venv, run the unit tests, every chapter on small parameters, nbval and the browser check
 # Set-up is skipped once done (stamp file); it re-runs when pyproject.toml changes.
 
@@ -14,10 +15,11 @@ OPENCV  := opencv-contrib-python==4.11.0.86
 
 .PHONY: book test setup widgets-js chromium clean
 
-SCHEDULER ?=
+SCHEDULER ?= local
+JOBS      ?= 2
 
 book: setup widgets-js
-	$(PY) -m facexplain.book run $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+	$(PY) -m facexplain.book run $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(JOBS),--jobs $(JOBS))
 	$(PY) -m facexplain.book build
 	@echo "open $(CURDIR)/book/_build/html/index.html"
 

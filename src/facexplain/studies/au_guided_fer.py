@@ -393,8 +393,29 @@ def describe(data: FERData) -> str:
             f"classes: {', '.join(data.classes)}")
 
 
+def fer_train(job, data: FERData, layer="layer4", **train_kwargs) -> None:
+    """One training of the chapter, for the model cache only: job = (lambda, training seed)."""
+    lam, seed = job
+    train_fer(data, lam=float(lam), layer=layer, seed=int(seed), **train_kwargs)
+
+
+def training_jobs(cfg) -> list[tuple[float, int]]:
+    """Every (lambda, training seed) the chapter trains: the two models, the lambda sweep, the seed repeats."""
+    jobs = [(0.0, cfg.seed), (float(cfg.lam), cfg.seed)]
+    jobs += [(float(lam), cfg.seed) for lam in cfg.lambdas]
+    jobs += [(lam, cfg.seed + k) for k in range(1, cfg.n_seeds) for lam in (0.0, float(cfg.lam))]
+    return list(dict.fromkeys(jobs))
+
+
 def models(cfg, data: FERData) -> dict:
-    """{False: the plain classifier (lambda 0), True: the one aligned with AU maps (lambda = lam)}."""
+    """{False: the plain classifier (lambda 0), True: the one aligned with AU maps (lambda = lam)}.
+
+    First trains every model of the chapter (training_jobs) as one facexplain.grid: on a Dask cluster they run side
+    by side, and the sweep and the seed repeats further on find their models in the cache."""
+    from .. import grid
+    grid.run(fer_train, training_jobs(cfg), shared=dict(data=data, layer=cfg.layer, epochs=cfg.epochs,
+                                                        device=cfg.device),
+             scheduler=cfg.scheduler, progress=cfg.progress, desc="trainings")
     return {False: train_fer(data, lam=0.0, layer=cfg.layer, epochs=cfg.epochs, seed=cfg.seed, device=cfg.device),
             True: train_fer(data, lam=cfg.lam, layer=cfg.layer, epochs=cfg.epochs, seed=cfg.seed, device=cfg.device)}
 
@@ -565,7 +586,7 @@ def write_claims(cfg, table, sweep_table, ceiling, data: FERData, repeats_table)
     return out
 
 
-__all__ = ["PAPER_TABLE1", "PARAMETERS", "PRESETS", "ceiling_note", "data", "describe", "methods", "models",
-           "paper_view", "repeats", "repeats_note", "repeats_view", "sweep", "table1", "table1_view", "write_claims", "attention_ceiling", "class_mean_maps", "claims",
+__all__ = ["PAPER_TABLE1", "PARAMETERS", "PRESETS", "ceiling_note", "data", "describe", "fer_train", "methods", "models",
+           "paper_view", "repeats", "repeats_note", "repeats_view", "sweep", "training_jobs", "table1", "table1_view", "write_claims", "attention_ceiling", "class_mean_maps", "claims",
            "compare_methods", "lambda_sweep", "map_scores", "paper_table", "positive_unit_max", "saliency",
            "grid_ceiling", "per_face_from_csv", "per_face_scores", "prose_numbers", "seed_repeats", "seed_summary", "settings", "template_controls", "truth_maps"]
