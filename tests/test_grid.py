@@ -153,3 +153,24 @@ def test_grid_tasks_undo_the_malloc_setting_on_the_cluster_workers(local_cluster
     states = local_cluster.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"), grid._MALLOC_UNDONE))
     assert all(env == "65536" for env, _ in states.values()), states    # the nanny does set it
     assert any(done for _, done in states.values()), states
+
+
+def test_global_ig_rankings_on_the_cluster_equal_the_serial_ones(local_cluster):
+    """Chapter 03's global IG runs one emotion per grid task: same importances to the bit on 2 workers."""
+    from types import SimpleNamespace
+
+    from facexplain.models.emo_lstm import t_emo
+    from facexplain.studies import landmark_ig as lig
+
+    emotions = ["anger", "joy", "fear"]
+    g = torch.Generator().manual_seed(3)
+    seqs = SimpleNamespace(x=torch.randn(24, 4, 2, 12, generator=g).numpy(),
+                           emotion=np.array(emotions * 8), emotions=emotions)
+    torch.manual_seed(0)
+    models = {e: t_emo(12, filters=3, lstm_units=5, fc1=6).eval() for e in emotions}
+    train_idx = np.arange(24)
+    serial, res_s = lig.global_rankings(models, seqs, train_idx, n_steps=8, max_samples=10, scheduler="serial")
+    dist, res_d = lig.global_rankings(models, seqs, train_idx, n_steps=8, max_samples=10, scheduler="local")
+    pd.testing.assert_frame_equal(serial, dist, check_exact=True)
+    assert all(np.array_equal(res_s[e].importance, res_d[e].importance) for e in emotions)
+    assert serial.groupby("emotion").importance.std().gt(0).all()       # a ranking, not a constant

@@ -163,6 +163,27 @@ def call(fn: Callable, task, shared: dict, threads: int, deterministic: bool, lo
         torch.use_deterministic_algorithms(settings[1], warn_only=settings[2])
 
 
+def pack(obj) -> bytes:
+    """torch.save bytes of `obj` (e.g. a {name: model} dict) for a grid's `shared`: Dask's own transport of a torch
+    module fails on some (an LSTM's weak references to its weights; the ordered dicts zennit's hooks need)."""
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def unpack(data: bytes):
+    """The object pack() saved, on the CPU unless CUDA is there (inside a grid task)."""
+    import io
+
+    import torch
+
+    return torch.load(io.BytesIO(data), weights_only=False, map_location=None if torch.cuda.is_available() else "cpu")
+
+
 def _default_key(task) -> str:
     return config_hash(dict(task=task)) if not isinstance(task, str) else task
 
@@ -228,4 +249,5 @@ def run(fn: Callable, tasks: Sequence | Iterable, *, shared: dict | None = None,
     return [results[k][0] for k in keys]
 
 
-__all__ = ["DEFAULT_SCHEDULER", "Timings", "call", "client", "close", "n_cores", "resolve", "run", "undo_malloc_trim"]
+__all__ = ["DEFAULT_SCHEDULER", "Timings", "call", "client", "close", "n_cores", "pack", "resolve", "run", "undo_malloc_trim",
+           "unpack"]

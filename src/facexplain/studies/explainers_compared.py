@@ -566,14 +566,13 @@ def sanity_cascade(job, models: bytes, picked: dict, options: dict, seed: int):
     picked faces, seeded here, so it gives the same table and maps in the kernel, serially or on a Dask worker.
     `models` is the {name: model} dict as torch.save bytes: Dask's own transport of a module loses the ordered dicts
     its hooks need (zennit then fails with "cannot create weak reference to 'dict' object")."""
-    import io
-
     import torch
 
+    from ..grid import unpack
     from ..metrics.sanity import cascading_randomization
 
     name, method = job
-    models = torch.load(io.BytesIO(models), weights_only=False, map_location=None if torch.cuda.is_available() else "cpu")
+    models = unpack(models)
     x, target = picked[name]
     torch.manual_seed(int(seed))                     # SmoothGrad's noise and the like: the same draws anywhere
     return cascading_randomization(models[name], x, target, [method], seed=seed, method_options=options[name],
@@ -585,10 +584,8 @@ def sanity(cfg, tasks: dict, models: dict, options: dict):
     (per step table, verdicts, every step's map of the first face per (model, method))."""
     import pandas as pd
 
-    from ..cache import atomic_to_csv
-    import io
-
     from .. import grid
+    from ..cache import atomic_to_csv
     from ..metrics.sanity import sanity_verdicts
 
     picked = {}
@@ -596,9 +593,7 @@ def sanity(cfg, tasks: dict, models: dict, options: dict):
         pick = np.linspace(0, len(task) - 1, cfg.n_sanity).round().astype(int)
         picked[name] = (task.inputs[pick], task.target[pick])
     jobs = [(name, method) for name in tasks for method in cfg.sanity_methods]
-    buf = io.BytesIO()
-    torch.save({name: models[name] for name in tasks}, buf)
-    done = grid.run(sanity_cascade, jobs, shared=dict(models=buf.getvalue(), picked=picked, options=options, seed=cfg.seed),
+    done = grid.run(sanity_cascade, jobs, shared=dict(models=grid.pack({name: models[name] for name in tasks}), picked=picked, options=options, seed=cfg.seed),
                     key=lambda job: f"sanity {job[0]} {job[1]}", scheduler=cfg.get("scheduler"),
                     progress=cfg.get("progress", False), desc="cascading randomisation")
     parts, strips = [], {}

@@ -152,17 +152,32 @@ def _ig_inputs(seqs: SequenceSet, train_idx, max_samples: int | None, seed: int)
     return x, lab, inputs
 
 
+def emotion_ig(emotion: str, models: dict, x, lab, inputs, emotions, n_steps: int, method: str, batch_size: int):
+    """Global IG of the net for `emotion` against the typical clips of the other emotions (one grid task; `models`:
+    {emotion: net} as grid.pack bytes)."""
+    from ..grid import unpack
+
+    base, _ = emotion_baselines(x, lab, emotion, emotions)
+    return global_ig(unpack(models)[emotion], inputs, base, target=1, n_steps=n_steps, method=method, batch_size=batch_size)
+
+
 def global_rankings(models: dict, seqs: SequenceSet, train_idx, n_steps: int = 16, method: str = "gausslegendre",
-                    batch_size: int = 128, max_samples: int | None = None, seed: int = 0):
+                    batch_size: int = 128, max_samples: int | None = None, seed: int = 0, scheduler=None,
+                    progress: bool = False):
     """Global IG per emotion for {emotion: net on all landmarks}: (ranking DataFrame, {emotion: GlobalIG}).
 
     Baselines: the typical training clip of each other emotion. Inputs: every training clip (or a seeded random
-    `max_samples` of them)."""
+    `max_samples` of them). The emotions are independent tasks of facexplain.grid (serial or Dask, same result)."""
+    from .. import grid
+
     x, lab, inputs = _ig_inputs(seqs, train_idx, max_samples, seed)
+    emotions = list(models)
+    done = grid.run(emotion_ig, emotions, shared=dict(models=grid.pack(models), x=x, lab=lab, inputs=inputs,
+                                                      emotions=seqs.emotions, n_steps=n_steps, method=method,
+                                                      batch_size=batch_size),
+                    scheduler=scheduler, progress=progress, desc="global IG")
     rows, results = [], {}
-    for emotion, model in models.items():
-        base, _ = emotion_baselines(x, lab, emotion, seqs.emotions)
-        r = global_ig(model, inputs, base, target=1, n_steps=n_steps, method=method, batch_size=batch_size)
+    for emotion, r in zip(emotions, done):
         results[emotion] = r
         rank = np.empty(len(r.ranking), np.int64)
         rank[r.ranking] = np.arange(1, len(r.ranking) + 1)
@@ -279,7 +294,8 @@ def svm_baselines(seqs: SequenceSet, rankings: dict, ks, seeds, test_fraction: f
 
 
 def control_rankings(nets: dict, seqs: SequenceSet, train_idx, n_steps: int = 16, method: str = "gausslegendre",
-                     max_samples: int | None = None, seed: int = 0, random_weights: bool = True) -> pd.DataFrame:
+                     max_samples: int | None = None, seed: int = 0, random_weights: bool = True, scheduler=None,
+                     progress: bool = False) -> pd.DataFrame:
     """The rankings' controls, as landmark_ranking rows (net, emotion, landmark, importance, rank):
     "INPUT_ONLY" ranks the landmarks by mean |x - x'| against the same baselines and inputs as global IG (no
     network); "RANDOM-WEIGHTS" (with `random_weights`) is global IG of the T-EMO nets with re-initialised weights."""
@@ -299,7 +315,7 @@ def control_rankings(nets: dict, seqs: SequenceSet, train_idx, n_steps: int = 16
     if random_weights:
         rnd = {e: reinitialised(m, seed=seed) for e, m in nets["t-emo"].items()}
         table, _ = global_rankings(rnd, seqs, train_idx, n_steps=n_steps, method=method, max_samples=max_samples,
-                                   seed=seed)
+                                   seed=seed, scheduler=scheduler, progress=progress)
         rows.append(table.assign(net="RANDOM-WEIGHTS"))
     return pd.concat(rows, ignore_index=True)[["net", "emotion", "landmark", "importance", "rank"]]
 
@@ -545,11 +561,13 @@ def rank_all(cfg, nets: dict, seqs: SequenceSet, train_idx) -> Rankings:
     tables, results = [], {}
     for net, models in nets.items():
         table, results[net] = global_rankings(models, seqs, train_idx, n_steps=cfg.ig_steps, method=cfg.ig_method,
-                                              max_samples=cfg.ig_samples, seed=cfg.seed)
+                                              max_samples=cfg.ig_samples, seed=cfg.seed, scheduler=cfg.scheduler,
+                                              progress=cfg.progress)
         tables.append(table.assign(net=net.upper()))
     table = pd.concat(tables, ignore_index=True)[["net", "emotion", "landmark", "importance", "rank"]]
     controls = control_rankings(nets, seqs, train_idx, n_steps=cfg.ig_steps, method=cfg.ig_method,
-                                max_samples=cfg.ig_samples, seed=cfg.seed)
+                                max_samples=cfg.ig_samples, seed=cfg.seed, scheduler=cfg.scheduler,
+                                progress=cfg.progress)
     table = pd.concat([table, controls], ignore_index=True)
     atomic_to_csv(table, cfg.out / "landmark_ranking.csv")
     rankings = {net: {e: ranking_of(table[table.net == net.upper()], e) for e in seqs.emotions}
@@ -619,7 +637,8 @@ def other_rankings(cfg, settings: TrainSettings):
     every = np.arange(seqs.n_landmarks)
     nets = {"t-emo": {e: train_net(seqs, train_idx, e, "t-emo", every, cfg.seed, s) for e in seqs.emotions}}
     table, _ = global_rankings(nets["t-emo"], seqs, train_idx, n_steps=cfg.ig_steps, method=cfg.ig_method,
-                               max_samples=cfg.ig_samples, seed=cfg.seed)
+                               max_samples=cfg.ig_samples, seed=cfg.seed, scheduler=cfg.scheduler,
+                               progress=cfg.progress)
     table = pd.concat([table.assign(net="T-EMO"),
                        control_rankings(nets, seqs, train_idx, n_steps=cfg.ig_steps, method=cfg.ig_method,
                                         max_samples=cfg.ig_samples, seed=cfg.seed, random_weights=False)],
