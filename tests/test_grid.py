@@ -174,3 +174,30 @@ def test_global_ig_rankings_on_the_cluster_equal_the_serial_ones(local_cluster):
     pd.testing.assert_frame_equal(serial, dist, check_exact=True)
     assert all(np.array_equal(res_s[e].importance, res_d[e].importance) for e in emotions)
     assert serial.groupby("emotion").importance.std().gt(0).all()       # a ranking, not a constant
+
+
+def test_models_trained_on_the_cluster_come_back_whole_and_explainable(local_cluster, tmp_path, monkeypatch):
+    """Chapter 01's folds return trained detectors; one that came back from a worker must equal the serial one and
+    still take zennit's LRP hooks (Dask's own transport of a module broke them: "cannot create weak reference to
+    'dict' object")."""
+    from facexplain.data import load_dataset
+    from facexplain.explain import explain
+    from facexplain.models.au_detector import DetectorConfig, cross_validate, inputs_from
+
+    monkeypatch.setenv("FACEXPLAIN_CACHE", str(tmp_path))
+    faces = load_dataset("synthetic", n=40, seed=0, image_size=48)
+    config = DetectorConfig(aus=(4, 12), widths=(4, 8, 8, 8), epochs=1, batch_size=16)
+
+    def on_grid(scheduler):
+        return lambda fn, folds, shared: grid.run(fn, folds, shared=shared, key=lambda job: f"fold {job[0]}",
+                                                  scheduler=scheduler)
+
+    serial = cross_validate(faces, config, k=2, map_folds=on_grid("serial"))
+    monkeypatch.setenv("FACEXPLAIN_CACHE", str(tmp_path / "other"))      # the workers train again, not load
+    dist = cross_validate(faces, config, k=2, map_folds=on_grid("local"))
+    pd.testing.assert_frame_equal(serial.per_fold, dist.per_fold, check_exact=True)
+    x = inputs_from(faces)[:2]
+    for a, b in zip(serial.models, dist.models):
+        assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+        maps = explain(b, x, 0, method="lrp.epsilon_plus_flat")
+        assert maps.shape[0] == 2 and torch.isfinite(maps).all() and maps.abs().sum() > 0

@@ -184,6 +184,12 @@ def unpack(data: bytes):
     return torch.load(io.BytesIO(data), weights_only=False, map_location=None if torch.cuda.is_available() else "cpu")
 
 
+def _call_packed(fn: Callable, task, shared: dict, threads: int, deterministic: bool, lock_key: str | None = None):
+    """call(...) on a worker, its (result, seconds) returned as pack() bytes: a model that comes back through Dask's
+    own transport has lost the ordered dicts zennit's hooks need; torch.save keeps it whole."""
+    return pack(call(fn, task, shared, threads, deterministic, lock_key))
+
+
 def _default_key(task) -> str:
     return config_hash(dict(task=task)) if not isinstance(task, str) else task
 
@@ -230,11 +236,11 @@ def run(fn: Callable, tasks: Sequence | Iterable, *, shared: dict | None = None,
 
             sent = {name: c.scatter([value], hash=True)[0] for name, value in shared.items()}   # a list: one future each
             token = tokenize(sorted((name, f.key) for name, f in sent.items()), threads, deterministic)
-            futures = {c.submit(call, fn, first[k], sent, threads, deterministic, lock_keys[k],
+            futures = {c.submit(_call_packed, fn, first[k], sent, threads, deterministic, lock_keys[k],
                                 key=f"{prefix}-{lock_keys[k]}-{token}", pure=False, retries=0): k for k in unique}
             try:
                 for future in as_completed(futures):
-                    results[futures[future]] = future.result()
+                    results[futures[future]] = unpack(future.result())
                     if bar is not None:
                         bar.update(1)
             except BaseException:

@@ -179,7 +179,7 @@ def load_sequences(dataset: str = "synthetic", data_dir=None, n_sequences: int =
                    seed: int = 0, normalisation: str = "sequence", image_size: int = 112,
                    emotions=EMOTIONS, landmarks: str = "mediapipe", **options) -> SequenceSet:
     """Landmark clips of the six emotions. synthetic: `n_sequences` generated clips of `n_frames` frames (neutral
-    -> apex; `options` go to the generator), with the 468 landmarks MediaPipe Face Mesh finds on each rendered frame
+    -> apex; ``options`` go to the generator), with the 468 landmarks MediaPipe Face Mesh finds on each rendered frame
     (landmarks="mediapipe", cached; clips it finds in fewer than MIN_FOUND of the frames are dropped, counted in
     info) or the generator's exact points (landmarks="exact"); the exact points are kept as `exact` either way.
     ckplus: every CK+ sequence with an emotion label but contempt, `n_frames` frames from the first to the peak, 468

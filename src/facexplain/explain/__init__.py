@@ -61,7 +61,7 @@ _check_registry(METHODS)
 def explain(model: torch.nn.Module, x: torch.Tensor, target, method: str = "lrp.epsilon_plus_flat",
             batch_size: int | None = None, **options) -> torch.Tensor:
     """Explanation maps of `model`'s output `target` (an int or one index per input) for the inputs x (N, ...),
-    `batch_size` inputs per backend call (None: all at once); `options` go to the method's backend."""
+    `batch_size` inputs per backend call (None: all at once); ``options`` go to the method's backend."""
     if method not in METHODS:
         raise ValueError(f"unknown explanation method {method!r}: expected one of {sorted(METHODS)}")
     x, target = check_inputs(model, x, target)       # finite float x (numpy converted), int targets: else ValueError

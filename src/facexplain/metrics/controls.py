@@ -4,7 +4,7 @@
   edge map of the input (Sobel), which localises faces well without looking at the model;
 - a model that learnt nothing: the same architecture with re-initialised (random) weights;
 - a ranking without a network: the landmarks ranked by how far the input is from the same baselines,
-  mean |x - x'| (what IG's (x - x') factor alone gives);
+  mean ``|x - x'|`` (what IG's (x - x') factor alone gives);
 - templates that know only the class or nothing: the training-mean AU map and the per-class mean AU map;
 - per-image ground truth no template can match: each face's own AU map from the generator's active AUs;
 - a faithfulness score (ROAD, from pytorch-grad-cam) that asks the model rather than a reference;
@@ -78,7 +78,7 @@ def random_weights(model, seed: int = 0):
 
 
 def input_only_importance(inputs, baselines) -> np.ndarray:
-    """Per-landmark importance without a network: mean over inputs and baselines of sum_{frames, coords} |x - x'|.
+    """Per-landmark importance without a network: mean over inputs and baselines of sum_{frames, coords} ``|x - x'|``.
 
     inputs (N, P, C, L), baselines (B, P, C, L) as in explain.global_ig: the same reduction as global IG with the
     gradient factor left out, so it can be ranked the same way (explain.global_ig.rank_landmarks)."""

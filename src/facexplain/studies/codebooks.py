@@ -301,7 +301,7 @@ def _corr(x, y, kind: str) -> float:
 
 def agreement(a: pd.DataFrame, b: pd.DataFrame, threshold: float = 0.5) -> dict:
     """How much two aligned matrices agree over their cells: Pearson, Spearman, cosine, and Jaccard of the cells
-    >= threshold (1 when both binarised matrices are empty); also the number of cells and mean |a - b|."""
+    >= threshold (1 when both binarised matrices are empty); also the number of cells and mean ``|a - b|``."""
     x, y = _pair(a, b)
     bx, by = x >= threshold, y >= threshold
     union = int((bx | by).sum())

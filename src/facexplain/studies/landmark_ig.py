@@ -297,7 +297,7 @@ def control_rankings(nets: dict, seqs: SequenceSet, train_idx, n_steps: int = 16
                      max_samples: int | None = None, seed: int = 0, random_weights: bool = True, scheduler=None,
                      progress: bool = False) -> pd.DataFrame:
     """The rankings' controls, as landmark_ranking rows (net, emotion, landmark, importance, rank):
-    "INPUT_ONLY" ranks the landmarks by mean |x - x'| against the same baselines and inputs as global IG (no
+    "INPUT_ONLY" ranks the landmarks by mean ``|x - x'|`` against the same baselines and inputs as global IG (no
     network); "RANDOM-WEIGHTS" (with `random_weights`) is global IG of the T-EMO nets with re-initialised weights."""
     from ..explain.global_ig import rank_landmarks
     from ..metrics.controls import input_only_importance
@@ -321,7 +321,7 @@ def control_rankings(nets: dict, seqs: SequenceSet, train_idx, n_steps: int = 16
 
 
 def precision_table(rankings: dict, truth: dict, ks, n_landmarks: int = 468) -> pd.DataFrame:
-    """Top-k precision of each net's ranking against the moved-landmark truth, with the chance level |truth|/L."""
+    """Top-k precision of each net's ranking against the moved-landmark truth, with the chance level ``|truth| / L``."""
     from ..metrics.landmarks import topk_precision
     rows = []
     for net, per_emotion in rankings.items():
