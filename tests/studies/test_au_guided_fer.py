@@ -10,6 +10,7 @@ from test_loaders import affectnet_dir, rafdb_dir  # noqa: F401  (fixture trees 
 from facexplain.faces import au_map, codebook
 from facexplain.models.au_maps import au_maps, ensure_landmarks, has_map
 from facexplain.models.fer import alignment_cosine, attention, au_loss, fer_model, layer_index, shrink_maps, to_input
+from facexplain.studies import au_guided_fer as fer_study
 from facexplain.studies.shared import evaluate_fer, fer_data, load_fer_data, train_fer
 
 
@@ -274,3 +275,36 @@ def test_fit_classifier_learns_and_checks_its_inputs(faces):
     assert len(history) == 12 and history[-1] < 0.8 * history[0]     # measured: 2.21 -> 1.56
     with pytest.raises(ValueError, match="one entry per face"):
         fit_classifier(model, data.x_train, data.y_train[:3], data.maps_train)
+
+
+# Chapter 04 trains every model it uses (the two models, the lambda sweep, the seed repeats) as one grid, so that
+# on a cluster they run side by side and the later cells only load them from the model cache.
+
+def test_training_jobs_cover_models_sweep_and_repeats_once():
+    cfg = fer_study.settings("cpu", lambdas=[0, 2, 4], n_seeds=3, seed=5, lam=4.0)
+    jobs = fer_study.training_jobs(cfg)
+    assert len(jobs) == len(set(jobs))
+    assert jobs[:2] == [(0.0, 5), (4.0, 5)]                        # the chapter's two models come first
+    assert set(jobs) == {(0.0, 5), (4.0, 5), (2.0, 5), (0.0, 6), (4.0, 6), (0.0, 7), (4.0, 7)}
+
+
+def test_sweep_and_repeats_load_what_models_trained(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACEXPLAIN_CACHE", str(tmp_path / "cache"))
+    cfg = fer_study.settings("cpu", n_faces=42, image_size=32, epochs=1, lambdas=[0, 2], n_seeds=2, lam=2.0,
+                       scheduler="serial")
+    cfg["out"] = tmp_path / "out"
+    cfg.out.mkdir()
+    data = fer_study.data(cfg)
+    pair = fer_study.models(cfg, data)
+    assert set(pair) == {False, True}
+    trained = sorted(p.name for p in (tmp_path / "cache").rglob("*") if p.is_file() and "fer_au" in str(p))
+    assert len(trained) >= len(fer_study.training_jobs(cfg)) == 4
+
+    sweep = fer_study.sweep(cfg, data)
+    repeats = fer_study.repeats(cfg, data)
+    assert list(sweep.lam) == [0.0, 2.0] and len(repeats) == 4
+    assert sweep.accuracy.between(0, 100).all()
+    after = sorted(p.name for p in (tmp_path / "cache").rglob("*") if p.is_file() and "fer_au" in str(p))
+    assert after == trained, "the sweep or the repeats trained a model that models() had not"
+    fer_study.lambda_sweep(data, [3.0], layer=cfg.layer, epochs=cfg.epochs, scheduler="serial")   # one not among the jobs
+    assert len([p for p in (tmp_path / "cache").rglob("*") if p.is_file() and "fer_au" in str(p)]) > len(after)
