@@ -239,7 +239,10 @@ def test_seed_repeats_feed_the_accuracy_claims(faces, tmp_path, monkeypatch):
 
 
 def test_augmentation_moves_the_au_map_with_its_face():
-    from facexplain.models.fer import augment_batch
+    from facexplain.train import Augment
+
+    def augment_batch(x, maps, gen, **kw):              # how fit_classifier calls it
+        return Augment(**kw)(x, gen, maps)
 
     x = torch.zeros(6, 1, 32, 32)
     x[:, :, 8:13, 18:23] = 1.0

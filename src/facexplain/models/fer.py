@@ -76,77 +76,35 @@ def au_loss(model: SmallResNet, x: torch.Tensor, y: torch.Tensor, maps: torch.Te
     return loss
 
 
-#: Light random changes of the training faces (fit_classifier(augment=...)): shifts of up to 4% of the image, scale
-#: changes of up to 5%, contrast and brightness changes of up to 20%. A face's AU map moves with the face.
+#: Light random changes of the training faces (fit_classifier(augment=...), train.Augment's arguments): shifts of up
+#: to 4% of the image, scale changes of up to 5%, contrast and brightness changes of up to 20%. A face's AU map moves
+#: with the face.
 AUGMENT = dict(shift=0.04, scale=0.05, contrast=0.2, brightness=0.2)
-
-
-def augment_batch(x: torch.Tensor, maps: torch.Tensor, generator: torch.Generator, shift: float = 0.04,
-                  scale: float = 0.05, contrast: float = 0.2, brightness: float = 0.2):
-    """Each face of a batch (N, 1, H, W) randomly shifted, scaled (borders reflected), its contrast and brightness
-    changed (relative to its own spread, so any input normalisation works); its AU map (N, H, W) moved by the same
-    shift and scale (zero outside). Returns (faces, maps)."""
-    for name, v in dict(shift=shift, scale=scale, contrast=contrast, brightness=brightness).items():
-        if not 0 <= float(v) < 1:
-            raise ValueError(f"{name} must be in [0, 1): a fraction of the image; got {v}")
-    n = x.shape[0]
-
-    def u(*shape):  # uniform in [-1, 1)
-        return torch.rand(*shape, generator=generator) * 2 - 1
-
-    theta = torch.zeros(n, 2, 3)
-    s = 1 + scale * u(n)
-    theta[:, 0, 0], theta[:, 1, 1] = s, s
-    theta[:, :, 2] = 2 * shift * u(n, 2)                  # affine_grid's coordinates span [-1, 1]
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False).to(x.dtype)
-    out = F.grid_sample(x, grid, padding_mode="reflection", align_corners=False)
-    mean, sd = out.mean((2, 3), keepdim=True), out.std((2, 3), keepdim=True)
-    out = mean + (out - mean) * (1 + contrast * u(n, 1, 1, 1)) + brightness * sd * u(n, 1, 1, 1)
-    moved = F.grid_sample(maps[:, None], grid.to(maps.dtype), padding_mode="zeros", align_corners=False)[:, 0]
-    return out, moved
 
 
 def fit_classifier(model: SmallResNet, x: torch.Tensor, y: torch.Tensor, maps: torch.Tensor, lam: float = 0.0,
                    layer="layer4", epochs: int = 20, batch_size: int = 32, lr: float = 4e-3,
                    weight_decay: float = 5e-4, augment: dict | None = AUGMENT, seed: int = 0,
                    device: str = "cpu", progress: bool = False) -> list[float]:
-    """Train the emotion classifier with au_loss: AdamW, a one-cycle learning rate (warm-up to `lr` over the first
-    quarter of the steps, cosine decay to ~0), full batches only (batch norm needs them), the training faces and
-    their AU maps changed by augment_batch(**augment) (None: no augmentation). Seeded; returns the epoch losses."""
+    """Train the emotion classifier with au_loss through train.fit: AdamW, a one-cycle learning rate (warm-up to
+    `lr` over the first quarter of the steps, cosine decay to ~0), full batches only (batch norm needs them), the
+    training faces and their AU maps changed by train.Augment(**augment) (None: no augmentation), channels-last
+    activations. Seeded; returns the epoch losses."""
+    from ..train import Augment, fit, one_cycle
+
     if not (len(x) == len(y) == len(maps)):
         raise ValueError(f"x, y and maps must have one entry per face; got {len(x)}, {len(y)}, {len(maps)}")
     bs = min(int(batch_size), len(x))
-    steps = len(x) // bs
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=int(epochs) * steps, pct_start=0.25)
-    rng = np.random.default_rng(seed)
-    gen = torch.Generator().manual_seed(int(seed))
-    # channels-last activations: oneDNN's convolutions and max pooling run 1.65x faster per step on one CPU thread
-    # (0.135 s against 0.222 s for a batch of 32 at 112 px); the weights go back to the default layout afterwards
-    model.to(device).to(memory_format=torch.channels_last).train()
-    history = []
-    epoch_iter = range(int(epochs))
-    if progress:
-        from tqdm.auto import tqdm
-        epoch_iter = tqdm(epoch_iter, desc="training", leave=False)
-    for _ in epoch_iter:
-        order, total = torch.as_tensor(rng.permutation(len(x))), 0.0
-        for k in range(steps):
-            idx = order[k * bs:(k + 1) * bs]
-            xb, mb = x[idx], maps[idx]
-            if augment is not None:
-                xb, mb = augment_batch(xb, mb, gen, **augment)
-            xb = xb.to(device).contiguous(memory_format=torch.channels_last)
-            loss = au_loss(model, xb, y[idx].to(device), mb.to(device), lam=lam, layer=layer)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss.detach())
-        history.append(total / steps)
-    model.to(memory_format=torch.contiguous_format).eval()
-    return history
+    schedule = one_cycle(opt, lr, int(epochs), len(x), bs, drop_last=True, warmup=0.25)
+
+    def loss(m, xb, yb, mb):
+        return au_loss(m, xb, yb, mb, lam=lam, layer=layer)
+
+    return fit(model, x, y, loss, opt, int(epochs), batch_size=bs, seed=seed, device=device, progress=progress,
+               extra=maps, schedule=schedule, augment=None if augment is None else Augment(**augment),
+               drop_last=True, channels_last=True)
 
 
-__all__ = ["AUGMENT", "LAYERS", "MEAN", "STD", "alignment_cosine", "attention", "au_loss", "augment_batch",
+__all__ = ["AUGMENT", "LAYERS", "MEAN", "STD", "alignment_cosine", "attention", "au_loss",
            "fer_model", "fit_classifier", "layer_index", "logits_and_features", "shrink_maps", "to_input"]
