@@ -153,6 +153,9 @@ def test_grid_tasks_undo_the_malloc_setting_on_the_cluster_workers(local_cluster
     states = local_cluster.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"), grid._MALLOC_UNDONE))
     assert all(env == "65536" for env, _ in states.values()), states    # the nanny does set it
     assert any(done for _, done in states.values()), states
+    import dask
+    profiling = local_cluster.run(lambda: dask.config.get("distributed.worker.profile.enabled"))
+    assert not any(profiling.values()), f"the workers' profiler is on: {profiling}"
 
 
 def test_global_ig_rankings_on_the_cluster_equal_the_serial_ones(local_cluster):

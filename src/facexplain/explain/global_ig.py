@@ -81,7 +81,7 @@ class GlobalIG:
 
     @property
     def completeness_error(self) -> float:
-        """Relative completeness error over all pairs: sum |delta| / sum |F(x) - F(x')|."""
+        """Relative completeness error over all pairs: ``sum |delta| / sum |F(x) - F(x')|``."""
         return self.abs_delta_sum / max(self.abs_diff_sum, 1e-12)
 
 
