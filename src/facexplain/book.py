@@ -390,6 +390,12 @@ def run(only: list[str] | None = None, parameters: dict | None = None, out: Path
     (DEPENDS)."""
     root = Path(root or repo_root())
     out_dir = Path(out) if out else root / CHAPTERS_DIR
+    if scheduler:                                   # a bad address is an error even when no chapter is stale
+        from . import grid
+        try:
+            grid.resolve(scheduler)
+        except ValueError as err:
+            raise BookError(f"--scheduler: {err}") from None
     selected = select(chapters(root), only)
     for c in selected:
         if not c.exists:

@@ -35,7 +35,7 @@ def _unit_peak(maps: np.ndarray) -> np.ndarray:
 
 
 def upsample(maps: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Bilinear resize of (N, h, w) maps to (N, *shape) (align_corners=False, like torch and the paper's code)."""
+    """Bilinear resize of (N, h, w) maps to ``(N, *shape)`` (align_corners=False, like torch and the paper's code)."""
     import torch
     import torch.nn.functional as F
 
@@ -49,8 +49,10 @@ def map_cosine(saliency, au_map, zero_saliency: str = "raise"):
     saliency  (H, W) or (N, H, W), or coarser (h, w) with the same aspect ratio (e.g. a 7x7 CAM): upsampled.
     au_map    (H, W) or (N, H, W), non-negative, not all zero (a neutral face has no AU map: leave it out).
     zero_saliency  what an all-zero map (after cutting negatives) scores: "raise" (ValueError), "zero" (0.0)
-              or "nan". A float for one map, an array (N,) for a batch.
-    1 for a map equal to the AU map, unchanged by positive scaling of either map.
+                   or "nan".
+
+    Returns a float for one map, an array (N,) for a batch: 1 for a map equal to the AU map, unchanged by positive
+    scaling of either map.
     """
     if zero_saliency not in ZERO_SALIENCY:
         raise ValueError(f"zero_saliency must be one of {ZERO_SALIENCY}; got {zero_saliency!r}")

@@ -88,7 +88,7 @@ def fit_classifier(model: SmallResNet, x: torch.Tensor, y: torch.Tensor, maps: t
                    device: str = "cpu", progress: bool = False) -> list[float]:
     """Train the emotion classifier with au_loss through train.fit: AdamW, a one-cycle learning rate (warm-up to
     `lr` over the first quarter of the steps, cosine decay to ~0), full batches only (batch norm needs them), the
-    training faces and their AU maps changed by train.Augment(**augment) (None: no augmentation), channels-last
+    training faces and their AU maps changed by ``train.Augment(**augment)`` (None: no augmentation), channels-last
     activations. Seeded; returns the epoch losses."""
     from ..train import Augment, fit, one_cycle
 
