@@ -204,3 +204,26 @@ def test_models_trained_on_the_cluster_come_back_whole_and_explainable(local_clu
         assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
         maps = explain(b, x, 0, method="lrp.epsilon_plus_flat")
         assert maps.shape[0] == 2 and torch.isfinite(maps).all() and maps.abs().sum() > 0
+
+
+def test_chapter_03_nets_trained_on_the_cluster_equal_the_serial_ones(local_cluster, tmp_path, monkeypatch):
+    """train_all runs its trainings as one grid and loads the nets from the cache the workers wrote: the same
+    weights as trained here."""
+    from facexplain.data.sequences import load_sequences, split_by_subject
+    from facexplain.studies import landmark_ig as lig
+
+    seqs = load_sequences("synthetic", n_sequences=48, n_frames=4, seed=0, normalisation="neutral",
+                          landmarks="exact")
+    train_idx, _ = split_by_subject(seqs, test_fraction=0.25, seed=0)
+    settings = lig.TrainSettings(epochs=1, lr=3e-3, batch_size=8, filters=2, lstm_units=4, fc1=4,
+                                 extra=dict(lig.data_key(seqs, train_idx), test="grid"))
+    workers_cache = set(local_cluster.run(lambda: os.environ["FACEXPLAIN_CACHE"]).values())
+    assert len(workers_cache) == 1
+    monkeypatch.setenv("FACEXPLAIN_CACHE", workers_cache.pop())          # the kernel loads what the workers wrote
+    dist = lig.train_all(seqs, train_idx, 0, settings, nets=("t-emo",), scheduler="local")
+    monkeypatch.setenv("FACEXPLAIN_CACHE", str(tmp_path))
+    serial = lig.train_all(seqs, train_idx, 0, settings, nets=("t-emo",), scheduler="serial")
+    assert set(serial["t-emo"]) == set(seqs.emotions)
+    for e in seqs.emotions:
+        a, b = serial["t-emo"][e].state_dict(), dist["t-emo"][e].state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a)

@@ -528,11 +528,25 @@ def train_settings(cfg, seqs: SequenceSet, train_idx) -> TrainSettings:
                          extra=data_key(seqs, train_idx))
 
 
-def train_all(seqs: SequenceSet, train_idx, seed: int, settings: TrainSettings) -> dict:
-    """{net: {emotion: binary net on all 468 landmarks}} for T-EMO and R-EMO."""
+def net_task(job, seqs: SequenceSet, train_idx, seed: int, settings: TrainSettings) -> None:
+    """One grid task: the binary net job = (net, emotion) on all landmarks, trained into the model cache."""
+    net, emotion = job
+    train_net(seqs, train_idx, emotion, net, np.arange(seqs.n_landmarks), seed, settings)
+
+
+def train_all(seqs: SequenceSet, train_idx, seed: int, settings: TrainSettings, nets=NETS, scheduler=None,
+              progress: bool = False) -> dict:
+    """{net: {emotion: binary net on all 468 landmarks}} for T-EMO and R-EMO (or `nets`). The trainings run as one
+    facexplain.grid (serially or on Dask); the nets are then loaded from the model cache."""
+    from .. import grid
+
+    jobs = [(net, e) for net in nets for e in seqs.emotions]
+    grid.run(net_task, jobs, shared=dict(seqs=seqs, train_idx=np.asarray(train_idx), seed=int(seed),
+                                         settings=settings),
+             scheduler=scheduler, progress=progress, desc="nets on all landmarks")
     every = np.arange(seqs.n_landmarks)
     return {net: {e: train_net(seqs, train_idx, e, net, every, seed, settings) for e in seqs.emotions}
-            for net in NETS}
+            for net in nets}
 
 
 def full_accuracy(nets: dict, seqs: SequenceSet, test_idx) -> pd.DataFrame:
@@ -634,8 +648,7 @@ def other_rankings(cfg, settings: TrainSettings):
                           seed=cfg.seed, normalisation=other_normalisation(cfg), landmarks=cfg.landmarks)
     train_idx, _ = split_by_subject(seqs, test_fraction=cfg.test_fraction, seed=cfg.seed)
     s = replace(settings, extra=data_key(seqs, train_idx))
-    every = np.arange(seqs.n_landmarks)
-    nets = {"t-emo": {e: train_net(seqs, train_idx, e, "t-emo", every, cfg.seed, s) for e in seqs.emotions}}
+    nets = train_all(seqs, train_idx, cfg.seed, s, nets=("t-emo",), scheduler=cfg.scheduler, progress=cfg.progress)
     table, _ = global_rankings(nets["t-emo"], seqs, train_idx, n_steps=cfg.ig_steps, method=cfg.ig_method,
                                max_samples=cfg.ig_samples, seed=cfg.seed, scheduler=cfg.scheduler,
                                progress=cfg.progress)
@@ -772,7 +785,7 @@ def claims(cfg, summary, svm_table, precision_long, r: Rankings, runs=None) -> p
 
 
 __all__ = ["NETS", "PARAMETERS", "PRESETS", "Rankings", "accuracy_grids", "browser_view", "claims",
-           "completeness_note", "completeness_view", "describe", "detector_error", "detector_numbers", "full_accuracy", "importances", "load",
+           "completeness_note", "completeness_view", "describe", "detector_error", "detector_numbers", "full_accuracy", "net_task", "importances", "load",
            "path_figure", "precision", "rank_all", "settings", "split_table", "svm", "topk", "train_all",
            "train_settings", "typical_faces", "seed_split", "chosen_k", "control_rankings", "other_normalisation", "other_rankings", "locality_view", "prose_numbers", "PAPER_TABLES", "claims_table", "TrainSettings", "accuracy", "accuracy_grid", "data_key", "global_rankings", "precision_table",
            "ranking_of", "summarise_runs", "svm_baselines", "topk_runs", "train_net"]
