@@ -345,22 +345,28 @@ DEPENDS = {
 }
 
 
-@contextlib.contextmanager
-def _scheduler_for_kernels(scheduler: str | None):
-    """Export the Dask scheduler address to the kernels (DASK_SCHEDULER_ADDRESS) for the duration of a run; for
-    "local", start one LocalCluster here that every chapter's kernel shares. Yields the address (None: serial)."""
+def _scheduler_mode(scheduler: str | None) -> str | None:
+    """The runner's --scheduler checked: None (not given), "serial", "local" or an address; a bad one is a BookError."""
     if not scheduler:
+        return None
+    from . import grid
+
+    try:
+        return grid.resolve(scheduler)
+    except ValueError as err:
+        raise BookError(f"--scheduler: {err}") from None
+
+
+@contextlib.contextmanager
+def _scheduler_for_kernels(mode: str | None):
+    """Export the Dask scheduler address to the kernels (DASK_SCHEDULER_ADDRESS) for the duration of a run; for
+    "local", start one LocalCluster here that every chapter's kernel shares. `mode`: _scheduler_mode's answer.
+    Yields the address (None: serial)."""
+    if mode in (None, "serial"):
         yield None
         return
     from . import grid
 
-    try:
-        mode = grid.resolve(scheduler)
-    except ValueError as err:
-        raise BookError(f"--scheduler: {err}") from None
-    if mode == "serial":
-        yield None
-        return
     address = grid.client("local").scheduler.address if mode == "local" else mode
     old = os.environ.get(grid.ENV)
     os.environ[grid.ENV] = address
@@ -390,12 +396,7 @@ def run(only: list[str] | None = None, parameters: dict | None = None, out: Path
     (DEPENDS)."""
     root = Path(root or repo_root())
     out_dir = Path(out) if out else root / CHAPTERS_DIR
-    if scheduler:                                   # a bad address is an error even when no chapter is stale
-        from . import grid
-        try:
-            grid.resolve(scheduler)
-        except ValueError as err:
-            raise BookError(f"--scheduler: {err}") from None
+    mode = _scheduler_mode(scheduler)               # a bad address is an error even when no chapter is stale
     selected = select(chapters(root), only)
     for c in selected:
         if not c.exists:
@@ -431,7 +432,7 @@ def run(only: list[str] | None = None, parameters: dict | None = None, out: Path
         times[name] += time.perf_counter() - start
         print(f"[{i}/{n}] {name} done in {times[name]:.1f} s -> {path}", flush=True)
 
-    with _scheduler_for_kernels(scheduler if stale else None) as address:     # no cluster when nothing runs
+    with _scheduler_for_kernels(mode if stale else None) as address:     # no cluster when nothing runs
         concurrent = address is not None and len(stale) > 1 and (jobs or len(stale)) > 1
         if address:
             print(f"grids on the Dask scheduler {address}" + (", chapters concurrently" if concurrent else ""))
