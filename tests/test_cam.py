@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from facexplain.explain import explain
-from facexplain.explain.cam import CAM_METHODS, _cam, explain_cam
+from facexplain.explain.cam import CAM_METHODS, _cam, explain_cam, explain_cams
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +98,23 @@ def test_bad_input_raises(model_and_x):
         explain_cam(model, x, t, method="gradcam", smooth=True)
     with pytest.raises(ValueError, match="unknown layer"):
         explain_cam(model, x, t, method="attention", layer="layer7")
+
+
+def test_methods_explained_together_equal_each_explained_alone(model_and_x):
+    """explain_cams shares one forward and backward pass between grad-cam's gradient methods: the maps must be those
+    of one call per method, the model's hooks gone and its mode kept afterwards."""
+    model, x = model_and_x
+    x = torch.cat([x, torch.randn(4, 1, 48, 48)])
+    target = torch.tensor([0, 1, 4, 2, 2, 3, 0])
+    methods = [m for m in CAM_METHODS if m != "scorecam"] + ["gradcam"]
+    model.train()
+    together = explain_cams(model, x, target, methods, batch_size=3)
+    assert model.training
+    assert list(together) == list(dict.fromkeys(methods))
+    for m in together:
+        alone = explain_cam(model, x, target, m, batch_size=3)
+        assert torch.equal(together[m], alone), m
+    assert together["gradcam++"].abs().sum() > 0 and not torch.equal(together["gradcam"], together["layercam"])
+    assert not any(mod._forward_hooks for mod in model.modules())
+    with pytest.raises(ValueError, match="unknown CAM methods"):
+        explain_cams(model, x, target, ["gradcam", "lrp.epsilon"])

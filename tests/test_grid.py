@@ -227,3 +227,57 @@ def test_chapter_03_nets_trained_on_the_cluster_equal_the_serial_ones(local_clus
     for e in seqs.emotions:
         a, b = serial["t-emo"][e].state_dict(), dist["t-emo"][e].state_dict()
         assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_submit_without_a_cluster_runs_the_task_when_its_result_is_asked_for(tmp_path):
+    log = tmp_path / "calls.txt"
+    state = torch.get_rng_state()
+    started = grid.submit(square, dict(x=3), shared=dict(offset=1, log=log), scheduler="serial")
+    assert not log.exists()                                   # nothing ran yet: the caller's work comes first
+    assert started.result() == 10 and started.result() == 10
+    assert log.read_text().split() == ["3"]                   # once
+    assert torch.equal(state, torch.get_rng_state())
+
+
+def pid_and_square(task):
+    return os.getpid(), task ** 2
+
+
+def test_submit_on_the_cluster_runs_on_a_worker_and_equals_the_serial_call(local_cluster):
+    rng = np.random.default_rng(1)
+    x = torch.as_tensor(rng.normal(size=(64, 10)), dtype=torch.float32)
+    y = torch.as_tensor((x[:, 0] > 0).long() + (x[:, 1] > 0.5).long())
+    serial = grid.submit(tiny_training, (3, 6), shared=dict(x=x, y=y), scheduler="serial").result()
+    started = grid.submit(tiny_training, (3, 6), shared=dict(x=x, y=y), scheduler="local", n_workers=2)
+    assert started.future is not None
+    assert started.result() == serial
+    pid, value = grid.submit(pid_and_square, 7, scheduler="local", n_workers=2).result()
+    assert value == 49 and pid in local_cluster.run(os.getpid).values() and pid != os.getpid()
+
+
+def test_chapter_01_shortcut_experiment_started_on_the_cluster_equals_the_serial_one(local_cluster, tmp_path,
+                                                                                    monkeypatch):
+    """The notebook starts the planted-cue experiment on a worker (au_lrp.start_shortcut) right after the folds; its
+    F1, its relevance masses and its model must be those of the in-process run."""
+    from facexplain.models.au_detector import DetectorConfig
+    from facexplain.studies import au_lrp
+
+    monkeypatch.setenv("FACEXPLAIN_CACHE", str(tmp_path))
+    cfg = au_lrp.settings("cpu", n_faces=40, max_per_au=3, composites=["lrp.epsilon_plus_flat"],
+                          main_composite="lrp.epsilon_plus_flat")
+    config = DetectorConfig(aus=(4, 12, 25), widths=(4, 8, 8, 8), epochs=1, batch_size=16)
+    fit = au_lrp.Fit(cv=None, config=config, f1_cv=None, chance={}, best=0, train_idx=np.arange(28),
+                     test_idx=np.arange(28, 40), model=None)
+    cfg["scheduler"] = "serial"
+    serial = au_lrp.start_shortcut(cfg, fit).result()
+    cfg["scheduler"] = "local"
+    started = au_lrp.start_shortcut(cfg, fit)
+    assert started.future is not None
+    dist = started.result()
+    pd.testing.assert_frame_equal(serial["f1"], dist["f1"], check_exact=True)
+    pd.testing.assert_frame_equal(serial["records"], dist["records"], check_exact=True)
+    assert all(torch.equal(p, q) for p, q in zip(serial["model"].state_dict().values(),
+                                                 dist["model"].state_dict().values()))
+    assert len(serial["records"]) > 0
+    cfg["dataset"] = "ckplus"
+    assert au_lrp.start_shortcut(cfg, fit) is None           # the mark needs generated faces

@@ -10,6 +10,9 @@ returns `[fn(task, **shared) for task in tasks]`, in the order of `tasks`, compu
 - on an existing cluster, given by its scheduler address ("tcp://host:8786"); the workers need this package
   installed and the same data cache (FACEXPLAIN_CACHE on a shared disk) to share trained models.
 
+`grid.submit(fn, task, shared=...)` starts one such task and returns at once (`.result()` waits for it), so a
+notebook can go on with its own work while a worker trains; without a cluster the call runs at `.result()`.
+
 `scheduler=None` reads the environment variable DASK_SCHEDULER_ADDRESS (the runner's `--scheduler` sets it) and
 falls back to DEFAULT_SCHEDULER.
 
@@ -200,6 +203,46 @@ def _default_key(task) -> str:
     return config_hash(dict(task=task)) if not isinstance(task, str) else task
 
 
+def _prefix(fn: Callable) -> str:
+    return re.sub(r"\W+", "-", f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', 'fn')}").strip("-")
+
+
+class Pending:
+    """One task started by submit(); result() waits for it and returns fn(task, **shared)."""
+
+    def __init__(self, compute: Callable[[], Any], future=None):
+        self._compute, self.future, self._value, self._done = compute, future, None, False
+
+    def result(self):
+        if not self._done:
+            self._value, self._done = self._compute(), True
+            self._compute = self.future = None
+        return self._value
+
+
+def submit(fn: Callable, task, *, shared: dict | None = None, key: Callable[[Any], str] | None = None,
+           scheduler: str | None = None, threads: int = 1, n_workers: int | None = None) -> Pending:
+    """Start fn(task, **shared) as one Dask task and return at once, so the caller's own work overlaps it; the
+    result is the same as run(fn, [task], ...)[0]. Without a cluster ("serial") the call runs in this process when
+    result() is first asked for."""
+    import torch
+
+    shared = dict(shared or {})
+    prefix = _prefix(fn)
+    lock_key = config_hash(dict(fn=prefix, key=str((key or _default_key)(task))))
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    c = client(scheduler, n_workers)
+    if c is None:
+        return Pending(lambda: call(fn, task, shared, threads, deterministic, lock_key)[0])
+    from dask.base import tokenize
+
+    sent = {name: c.scatter([value], hash=True)[0] for name, value in shared.items()}
+    token = tokenize(sorted((name, f.key) for name, f in sent.items()), threads, deterministic)
+    future = c.submit(_call_packed, fn, task, sent, threads, deterministic, lock_key,
+                      key=f"{prefix}-{lock_key}-{token}", pure=False, retries=0)
+    return Pending(lambda: unpack(future.result())[0], future)
+
+
 class Timings(list):
     """Seconds each unique task took where it ran (for benchmarks/grid_scaling.py's makespan projection)."""
 
@@ -222,7 +265,7 @@ def run(fn: Callable, tasks: Sequence | Iterable, *, shared: dict | None = None,
     unique = list(dict.fromkeys(keys))
     first = {k: tasks[keys.index(k)] for k in unique}
     deterministic = torch.are_deterministic_algorithms_enabled()
-    prefix = re.sub(r"\W+", "-", f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', 'fn')}").strip("-")
+    prefix = _prefix(fn)
     lock_keys = {k: config_hash(dict(fn=prefix, key=k)) for k in unique}
     bar = None
     if progress:
@@ -261,5 +304,5 @@ def run(fn: Callable, tasks: Sequence | Iterable, *, shared: dict | None = None,
     return [results[k][0] for k in keys]
 
 
-__all__ = ["DEFAULT_SCHEDULER", "Timings", "call", "client", "close", "n_cores", "pack", "resolve", "run", "undo_malloc_trim",
-           "unpack"]
+__all__ = ["DEFAULT_SCHEDULER", "Pending", "Timings", "call", "client", "close", "n_cores", "pack", "resolve", "run",
+           "submit", "undo_malloc_trim", "unpack"]

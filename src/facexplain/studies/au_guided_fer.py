@@ -99,16 +99,30 @@ def positive_unit_max(maps) -> np.ndarray:
     return m / np.where(top > 0, top, 1)[:, None, None]
 
 
+def _targets(model: SmallResNet, data: FERData, targets: str) -> torch.Tensor:
+    if targets == "label":
+        return data.y_test
+    if targets == "predicted":
+        return predict(model, data.x_test).argmax(1)
+    raise ValueError(f"targets must be 'label' or 'predicted'; got {targets!r}")
+
+
 def saliency(model: SmallResNet, data: FERData, method: str, layer="layer4", targets: str = "label",
              batch_size: int = 64) -> np.ndarray:
     """Maps (N, H, W) of `method` on the test faces, for the true class (targets="label") or the predicted one."""
-    if targets == "label":
-        t = data.y_test
-    elif targets == "predicted":
-        t = predict(model, data.x_test).argmax(1)
-    else:
-        raise ValueError(f"targets must be 'label' or 'predicted'; got {targets!r}")
-    return explain(model, data.x_test, t, method=method, batch_size=batch_size, layer=layer).numpy()
+    return explain(model, data.x_test, _targets(model, data, targets), method=method, batch_size=batch_size,
+                   layer=layer).numpy()
+
+
+def saliencies(model: SmallResNet, data: FERData, methods, layer="layer4", targets: str = "label",
+               batch_size: int = 64) -> dict[str, np.ndarray]:
+    """{method: saliency(model, data, method, ...)} for CAM methods, grad-cam's gradient methods sharing one forward
+    and backward pass per batch (explain.cam.explain_cams)."""
+    from ..explain.cam import explain_cams
+
+    maps = explain_cams(model, data.x_test, _targets(model, data, targets), methods, layer=layer,
+                        batch_size=batch_size)
+    return {m: v.numpy() for m, v in maps.items()}
 
 
 def map_scores(maps: np.ndarray, data: FERData) -> tuple[float, dict[str, float], np.ndarray]:
@@ -142,8 +156,9 @@ def compare_methods(models: dict, data: FERData, methods, layer="layer4", keep_f
     rows, per_rows, views = [], [], {}
     for with_au, model in models.items():
         base = evaluate_fer(model, data, layer)
+        every = saliencies(model, data, methods, layer, targets)
         for method in methods:
-            maps = saliency(model, data, method, layer, targets)
+            maps = every.pop(method)
             overall, per, cos = map_scores(maps, data)
             row = dict(method=method, with_au=bool(with_au), accuracy=100 * base["accuracy"], cam_cos=overall,
                        att_cos=base["att_cos"])
@@ -588,5 +603,5 @@ def write_claims(cfg, table, sweep_table, ceiling, data: FERData, repeats_table)
 
 __all__ = ["PAPER_TABLE1", "PARAMETERS", "PRESETS", "ceiling_note", "data", "describe", "fer_train", "methods", "models",
            "paper_view", "repeats", "repeats_note", "repeats_view", "sweep", "training_jobs", "table1", "table1_view", "write_claims", "attention_ceiling", "class_mean_maps", "claims",
-           "compare_methods", "lambda_sweep", "map_scores", "paper_table", "positive_unit_max", "saliency",
+           "compare_methods", "lambda_sweep", "map_scores", "paper_table", "positive_unit_max", "saliencies", "saliency",
            "grid_ceiling", "per_face_from_csv", "per_face_scores", "prose_numbers", "seed_repeats", "seed_summary", "settings", "template_controls", "truth_maps"]
