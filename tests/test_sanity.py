@@ -93,3 +93,28 @@ def test_verdicts_follow_the_rule():
     assert v.loc["late", "spearman_top"] == pytest.approx(0.8) and v.loc["late", "spearman_full"] == pytest.approx(0.1)
     with pytest.raises(ValueError, match="threshold"):
         sanity_verdicts(table, threshold=1.5)
+
+
+def test_models_of_different_depth_share_one_axis_and_one_strip():
+    """Chapter 10 randomises the AU detector (ResNet-18 layout) and the FER classifier (ResNet-10): each model's
+    steps must be drawn at their own layer names, not at the other model's step numbers."""
+    from PIL import Image
+    import io
+
+    from facexplain.studies.explainers_compared import sanity_strip
+    from facexplain.viz.compare import layer_axis, sanity_figure, step_layers
+
+    deep = ["none", "fc", "layer4.1", "layer4.0", "layer3.1", "layer3.0", "stem"]
+    shallow = ["none", "fc", "layer4.0", "layer3.0", "stem"]
+    table = pd.DataFrame([dict(model=m, method="grad", step=i, layer=n, spearman=1 - i / 10, ssim=1 - i / 10)
+                          for m, names in (("au", deep), ("fer", shallow)) for i, n in enumerate(names)])
+    assert step_layers(table) == {"au": deep, "fer": shallow}
+    assert layer_axis(table) == deep
+    fig = sanity_figure(table, ["grad"], ncols=1)
+    xs = {line.get_label(): list(line.get_xdata()) for line in fig.axes[0].lines}
+    assert xs["fer Spearman"] == [0, 1, 3, 5, 6] and xs["au Spearman"] == list(range(7))
+    strips = {("au", "grad"): np.stack([np.full((8, 8), i, float) for i in range(7)]),
+              ("fer", "grad"): np.stack([np.full((8, 8), i, float) for i in range(5)])}
+    png = sanity_strip(table, strips, {"au": None, "fer": None}, ["grad"])
+    img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    assert img.shape[1] == 150 + 5 * 56                   # none, fc, layer4.0, layer3.0, stem: in both models

@@ -617,10 +617,11 @@ def verdicts_view(verdicts):
 def sanity_strip(sanity_table, strips: dict, tasks: dict, methods) -> bytes:
     """PNG: every randomisation step's map of the first face, per model and method."""
     from ..viz.compare import sanity_strip as draw
+    from ..viz.compare import step_layers
 
-    layers = sanity_table.drop_duplicates("step").sort_values("step")["layer"].tolist()
-    shown = [i for i, n in enumerate(layers) if n in ("none", "fc", "layer4.0", "layer3.0", "layer2.0", "layer1.0",
-                                                      "stem")]
+    layers = step_layers(sanity_table)
+    shown = [n for n in ("none", "fc", "layer4.0", "layer3.0", "layer2.0", "layer1.0", "stem")
+             if all(n in layers[name] for name in tasks)]
     return draw({(name, m): strips[(name, m)] for m in methods for name in tasks}, layers, shown)
 
 

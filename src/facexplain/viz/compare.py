@@ -93,6 +93,23 @@ def metric_heatmap(summary, metrics=("mu_box", "mu_truth", "cosine", "pointing",
     return ax
 
 
+def step_layers(table) -> dict:
+    """{model: the layer randomised at each step, in step order} of a cascading-randomisation table (model None
+    when the table has no model column)."""
+    groups = table.groupby("model", sort=False) if "model" in table else [(None, table)]
+    return {model: g.drop_duplicates("step").sort_values("step")["layer"].tolist() for model, g in groups}
+
+
+def layer_axis(table) -> list:
+    """One axis of layer names for models of different depth: the deepest model's steps; a shallower model's steps
+    sit at the names they share with it (a ResNet-10's layer4.0 beside a ResNet-18's layer4.0)."""
+    per_model = list(step_layers(table).values())
+    axis = list(max(per_model, key=len))
+    for layers in per_model:
+        axis += [n for n in layers if n not in axis]
+    return axis
+
+
 def sanity_figure(table, methods=None, ncols: int = 4):
     """Cascading randomisation, one panel per method: Spearman (solid) and SSIM (dashed) against the step, one
     colour per model."""
@@ -100,7 +117,7 @@ def sanity_figure(table, methods=None, ncols: int = 4):
 
     methods = list(methods or dict.fromkeys(table["method"]))
     models = list(dict.fromkeys(table["model"])) if "model" in table else [None]
-    layers = table.drop_duplicates("step").sort_values("step")["layer"].tolist()
+    layers = layer_axis(table)
     nrows = int(np.ceil(len(methods) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.1 * nrows), squeeze=False, sharex=True,
                              sharey=True)
@@ -109,10 +126,9 @@ def sanity_figure(table, methods=None, ncols: int = 4):
         sub = table[table["method"] == method]
         for k, model in enumerate(models):
             g = (sub if model is None else sub[sub["model"] == model]).sort_values("step")
-            ax.plot(g["step"], g["spearman"], "o-", ms=2.5, color=colors[k % len(colors)],
-                    label=f"{model} Spearman")
-            ax.plot(g["step"], g["ssim"], "s--", ms=2.5, color=colors[k % len(colors)], alpha=0.6,
-                    label=f"{model} SSIM")
+            x = [layers.index(n) for n in g["layer"]]
+            ax.plot(x, g["spearman"], "o-", ms=2.5, color=colors[k % len(colors)], label=f"{model} Spearman")
+            ax.plot(x, g["ssim"], "s--", ms=2.5, color=colors[k % len(colors)], alpha=0.6, label=f"{model} SSIM")
         ax.axhline(0, color="grey", lw=0.6)
         ax.set_title(short(method), fontsize=8)
         ax.set_ylim(-0.5, 1.05)
@@ -127,24 +143,30 @@ def sanity_figure(table, methods=None, ncols: int = 4):
     return fig
 
 
-def sanity_strip(strips: dict, layers, steps, tile: int = 56) -> bytes:
-    """Maps of one face after the chosen randomisation steps, one row per (model, method), as a light PNG.
+def sanity_strip(strips: dict, layers: dict, columns, tile: int = 56) -> bytes:
+    """Maps of one face after the randomisation steps named in `columns`, one row per (model, method), as a light PNG.
 
-    strips: {(model, method): array (steps + 1, H, W)}; layers: the step names (step 0 = "none")."""
+    strips: {(model, method): array (steps + 1, H, W)}; layers: {model: the step names, step 0 = "none"} (models of
+    different depth have different steps; each column shows the step of its name)."""
     from PIL import Image, ImageDraw
 
     label_w, head = 150, 14
     rows = list(strips.items())
-    canvas = Image.new("RGB", (label_w + len(steps) * tile, head + len(rows) * tile), "white")
+    missing = sorted({(model, n) for (model, _) in strips for n in columns if n not in layers[model]})
+    if missing:
+        raise ValueError(f"no randomisation step named {missing[0][1]!r} for model {missing[0][0]!r}: choose columns "
+                         "every model has")
+    canvas = Image.new("RGB", (label_w + len(columns) * tile, head + len(rows) * tile), "white")
     draw = ImageDraw.Draw(canvas)
-    for c, step in enumerate(steps):
-        name = "trained" if layers[step] == "none" else f"-{layers[step]}"
+    for c, layer in enumerate(columns):
+        name = "trained" if layer == "none" else f"-{layer}"
         draw.text((label_w + c * tile + 2, 1), name[:9], fill=(0, 0, 0))
     for r, ((model, method), maps) in enumerate(rows):
         y = head + r * tile
         draw.text((2, y + tile // 2 - 6), f"{model}: {ASCII.get(method, method)}"[:26], fill=(0, 0, 0))
-        for c, step in enumerate(steps):
-            img = Image.fromarray(colorize(maps[step])).resize((tile - 2, tile - 2), Image.BILINEAR)
+        for c, layer in enumerate(columns):
+            img = Image.fromarray(colorize(maps[layers[model].index(layer)])).resize((tile - 2, tile - 2),
+                                                                                    Image.BILINEAR)
             canvas.paste(img, (label_w + c * tile + 1, y + 1))
     return png_bytes(np.asarray(canvas))
 
@@ -197,5 +219,5 @@ def sweep_figure(table, metrics=("mu_box", "mu_truth", "cosine", "mu_cue")):
     return fig
 
 
-__all__ = ["METRIC_LABELS", "SHORT", "short", "colorize", "map_tiles", "png_bytes", "metric_heatmap", "sanity_figure",
-           "sanity_strip", "sweep_figure"]
+__all__ = ["METRIC_LABELS", "SHORT", "short", "colorize", "layer_axis", "map_tiles", "png_bytes", "metric_heatmap",
+           "sanity_figure", "sanity_strip", "step_layers", "sweep_figure"]
