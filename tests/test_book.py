@@ -279,22 +279,28 @@ def test_build_is_skipped_when_nothing_it_reads_changed(tiny, monkeypatch, capsy
 def test_with_a_scheduler_chapters_run_concurrently_after_their_dependencies(tiny, monkeypatch, capsys):
     """The address is only handed to the kernels (these notebooks start no grid), so a made-up one will do."""
     body = ("import os, time\nstart = time.time()\ntime.sleep(2)\n"
-            "print('window', start, time.time(), os.environ.get('DASK_SCHEDULER_ADDRESS'))")
+            "print('window', start, time.time(), os.environ.get('DASK_SCHEDULER_ADDRESS'), "
+            "os.environ.get('OMP_WAIT_POLICY'))")
     for name in ("a_first", "b_second", "c_later"):
         _notebook(tiny / "notebooks" / f"{name}.ipynb", body)
     monkeypatch.setattr(book, "DEPENDS", {"a_first": ("b_second",)})
     monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     written = book.run(root=tiny, progress=False, scheduler="tcp://127.0.0.1:8786")
     assert [p.stem for p in written] == ["b_second", "a_first", "c_later"]
     windows = {}
     for p in written:
         line = next(t for t in _stdout(p).splitlines() if t.startswith("window"))
-        _, start, end, address = line.split()
+        _, start, end, address, wait_policy = line.split()
         windows[p.stem] = (float(start), float(end))
         assert address == "tcp://127.0.0.1:8786"
+        assert wait_policy == "PASSIVE"                 # kernels beside busy workers do not spin
     assert windows["a_first"][0] >= windows["b_second"][1]                  # after the chapter it depends on
     assert windows["c_later"][0] < windows["b_second"][1] and windows["b_second"][0] < windows["c_later"][1]
-    assert "DASK_SCHEDULER_ADDRESS" not in os.environ
+    assert "DASK_SCHEDULER_ADDRESS" not in os.environ and "OMP_WAIT_POLICY" not in os.environ
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")                       # the user's own setting is kept
+    written = book.run(root=tiny, progress=False, scheduler="tcp://127.0.0.1:8786", only=["c_later"], force=True)
+    assert _stdout(written[0]).split()[-1] == "ACTIVE"
     with pytest.raises(book.BookError, match="--scheduler"):
         book.run(root=tiny, progress=False, scheduler="many workers")
 

@@ -357,26 +357,35 @@ def _scheduler_mode(scheduler: str | None) -> str | None:
         raise BookError(f"--scheduler: {err}") from None
 
 
+#: What the kernels get beside a cluster: OpenMP threads that sleep at once when they wait, instead of spinning.
+#: A 2-thread kernel spinning beside two busy one-thread workers ran a model's forward and backward pass 4x slower
+#: than a passive one, and slowed the workers by about 20% (benchmarks/kernel_wait_policy.py); results are the same
+#: (same threads).
+KERNEL_ENV_WITH_CLUSTER = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
 @contextlib.contextmanager
 def _scheduler_for_kernels(mode: str | None):
-    """Export the Dask scheduler address to the kernels (DASK_SCHEDULER_ADDRESS) for the duration of a run; for
-    "local", start one LocalCluster here that every chapter's kernel shares. `mode`: _scheduler_mode's answer.
-    Yields the address (None: serial)."""
+    """Export the Dask scheduler address to the kernels (DASK_SCHEDULER_ADDRESS) for the duration of a run, with
+    KERNEL_ENV_WITH_CLUSTER (unless the user set those variables); for "local", start one LocalCluster here that
+    every chapter's kernel shares. `mode`: _scheduler_mode's answer. Yields the address (None: serial)."""
     if mode in (None, "serial"):
         yield None
         return
     from . import grid
 
     address = grid.client("local").scheduler.address if mode == "local" else mode
-    old = os.environ.get(grid.ENV)
-    os.environ[grid.ENV] = address
+    exported = {grid.ENV: address, **{k: v for k, v in KERNEL_ENV_WITH_CLUSTER.items() if k not in os.environ}}
+    old = {k: os.environ.get(k) for k in exported}
+    os.environ.update(exported)
     try:
         yield address
     finally:
-        if old is None:
-            os.environ.pop(grid.ENV, None)
-        else:
-            os.environ[grid.ENV] = old
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
         if mode == "local":
             grid.close()
 
