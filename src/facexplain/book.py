@@ -1,5 +1,7 @@
 """Execute the book's chapter notebooks with papermill (in table-of-contents order) and build the HTML.
 
+Commands::
+
     python -m facexplain.book [run] [-p NAME VALUE]... [--preset cpu|paper] [--only NAME]... [--out DIR]
                                     [--kernel NAME] [--force] [--list] [--build]
     python -m facexplain.book build [--strict] [--force]   # jupyter-book build from the executed copies

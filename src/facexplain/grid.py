@@ -149,7 +149,7 @@ def undo_malloc_trim() -> bool:
 
 
 def call(fn: Callable, task, shared: dict, threads: int, deterministic: bool, lock_key: str | None = None):
-    """fn(task, **shared) with `threads` torch threads and the deterministic setting, under the key's file lock,
+    """``fn(task, **shared)`` with `threads` torch threads and the deterministic setting, under the key's file lock,
     leaving the process's global random states and torch settings as they were. Returns (result, seconds)."""
     import torch
 
@@ -208,7 +208,7 @@ def _prefix(fn: Callable) -> str:
 
 
 class Pending:
-    """One task started by submit(); result() waits for it and returns fn(task, **shared)."""
+    """One task started by submit(); result() waits for it and returns ``fn(task, **shared)``."""
 
     def __init__(self, compute: Callable[[], Any], future=None):
         self._compute, self.future, self._value, self._done = compute, future, None, False
@@ -222,7 +222,7 @@ class Pending:
 
 def submit(fn: Callable, task, *, shared: dict | None = None, key: Callable[[Any], str] | None = None,
            scheduler: str | None = None, threads: int = 1, n_workers: int | None = None) -> Pending:
-    """Start fn(task, **shared) as one Dask task and return at once, so the caller's own work overlaps it; the
+    """Start ``fn(task, **shared)`` as one Dask task and return at once, so the caller's own work overlaps it; the
     result is the same as run(fn, [task], ...)[0]. Without a cluster ("serial") the call runs in this process when
     result() is first asked for."""
     import torch
@@ -250,7 +250,7 @@ class Timings(list):
 def run(fn: Callable, tasks: Sequence | Iterable, *, shared: dict | None = None, key: Callable[[Any], str] | None = None,
         scheduler: str | None = None, progress: bool = False, desc: str = "grid", threads: int = 1,
         n_workers: int | None = None, timings: Timings | None = None) -> list:
-    """[fn(task, **shared) for task in tasks] computed serially or as Dask tasks (see the module docstring).
+    """``[fn(task, **shared) for task in tasks]`` computed serially or as Dask tasks (see the module docstring).
 
     `fn` must be importable by the workers (a module-level function of this package); `shared` holds the large
     inputs every task needs (sent to the workers once); `key(task)` names a task for de-duplication and the file

@@ -9,6 +9,7 @@ loads as a white image. Here every depth is scaled to 0..255 by one rule (`to_ui
 - other numbers in [0, 255]: as they are; whole numbers up to 65535 (Pillow's 32-bit mode "I" holding 16-bit data):
   x * 255 / 65535;
 - anything else (negative values, NaN, inf, larger values) is refused with a ValueError naming the image.
+
 This module sits below every layer (faces, data, ...), like cache.py.
 """
 

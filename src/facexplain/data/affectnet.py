@@ -29,6 +29,7 @@ def load_affectnet(data_dir, image_size: int = 112, split: str = "train", crop_s
 
     split  "train" (training.csv) or "validation" (validation.csv; "test" is an alias, since AffectNet's
            test set is not public and papers report on validation).
+
     Each face is cropped to the square around its face box (side = crop_scale x the longer box edge),
     resized to image_size; its 68 landmarks are moved with the crop. Rows coded 8 (none), 9 (uncertain) or
     10 (no-face) are skipped (counted in info["skipped"]); include_contempt=False also skips contempt (the

@@ -29,9 +29,12 @@ def load_ckplus(data_dir, image_size: int = 112, frames: str = "peak", crop: str
              have emotion None and NaN AUs (not coded).
     crop     "face": a square around the frame's 68 landmarks (side = crop_scale x their extent; needs
              Landmarks/); "centre": the largest centred square of the frame. Landmarks are moved with the crop.
-    require_emotion  keep only the sequences that have an Emotion file (327 of 593 in CK+).
-    unscored_intensity  CK+ FACS writes intensity 0 for an AU that is present but whose intensity was not
+    require_emotion
+             keep only the sequences that have an Emotion file (327 of 593 in CK+).
+    unscored_intensity
+             CK+ FACS writes intensity 0 for an AU that is present but whose intensity was not
              scored; records carry it as this value (1.0 = FACS trace "A") so that "present" means > 0.
+
     extra["sequence"] is "S005_001"; extra["path"] the image path relative to data_dir.
     """
     size = check_size(image_size)

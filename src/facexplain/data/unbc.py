@@ -17,9 +17,12 @@ def load_unbc(data_dir, image_size: int = 112, crop: str = "face", crop_scale: f
               max_items: int | None = None, progress: bool = True):
     """Load UNBC-McMaster from `data_dir` (the folder holding Images/, Frame_Labels/, AAM_landmarks/).
 
-    crop        "face": a square around the frame's landmarks (side = crop_scale x their extent; needs
-                AAM_landmarks/); "centre": the largest centred square of the frame.
-    frame_step  keep every n-th frame of each sequence (UNBC has 48,398 frames; 1 keeps all).
+    crop
+        "face": a square around the frame's landmarks (side = crop_scale x their extent; needs
+        AAM_landmarks/); "centre": the largest centred square of the frame.
+    frame_step
+        keep every n-th frame of each sequence (UNBC has 48,398 frames; 1 keeps all).
+
     Landmarks: UNBC's 66 AAM points are the iBUG 68 without the inner-mouth corners 60 and 64; records
     carry 68 points with 60 and 64 copied from the outer mouth corners 48 and 54 (see aam66_to_ibug68).
     AUs: columns UNBC_AUS plus any other AU found; a frame without a FACS file gets NaN (not coded).

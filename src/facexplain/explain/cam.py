@@ -1,11 +1,14 @@
 """The CAM family behind explain(): CAM from the GAP + linear head, grad-cam's methods, and the layer-attention tap.
 
-"cam"        Zhou et al.'s class activation map, sum_k w_{target,k} F_k at the last stage (signed, not normalised),
-             computed from the linear head's weights (with GAP + linear, GradCAM normalised equals it).
+"cam"
+    Zhou et al.'s class activation map, sum_k w_{target,k} F_k at the last stage (signed, not normalised),
+    computed from the linear head's weights (with GAP + linear, GradCAM normalised equals it).
 "gradcam", "gradcam++", "layercam", "xgradcam", "hirescam", "eigencam", "scorecam"
-             pytorch-grad-cam's classes (used as they are: one ClassifierOutputTarget per image); their maps come
-             back ReLU'd, min-max scaled per image and resized to the input.
-"attention"  seed 004's layer attention: channel mean of the layer's features (target ignored).
+    pytorch-grad-cam's classes (used as they are: one ClassifierOutputTarget per image); their maps come
+    back ReLU'd, min-max scaled per image and resized to the input.
+"attention"
+    seed 004's layer attention: channel mean of the layer's features (target ignored).
+
 All maps are returned at the input's resolution (bilinear upsampling), as a float tensor (N, H, W).
 """
 

@@ -2,7 +2,7 @@
 
 For the binary net of emotion e: take a typical sequence of each of the 5 other emotions as baselines; compute IG
 (captum's IntegratedGradients) of the net's emotion probability for every training sequence against every
-baseline; per pair, sum |IG| over frames and coordinates -> one value per landmark; average over the sequences,
+baseline; per pair, sum ``|IG|`` over frames and coordinates -> one value per landmark; average over the sequences,
 then over the baselines -> a vector of L importances; rank the landmarks by it.
 
 The work is batched across (sequence, baseline) pairs and integration steps: captum gets chunks of pairs whose
@@ -110,7 +110,7 @@ def global_ig(model: nn.Module, inputs, baselines, target: int = 1, n_steps: int
               device: str | None = None, keep_pairs: bool = False) -> GlobalIG:
     """Global IG of `model` (class `target`) over `inputs` (N, P, C, L) against each of `baselines` (B, P, C, L).
 
-    Per pair: a = IG(x, x') of shape (P, C, L); s = sum_{P, C} |a| (L,). importance = mean over baselines of the
+    Per pair: a = IG(x, x') of shape (P, C, L); ``s = sum_{P, C} |a|`` (L,). importance = mean over baselines of the
     mean over inputs of s. `batch_size` counts interpolated points per forward/backward pass (pairs x steps).
     """
     from captum.attr import IntegratedGradients
@@ -156,7 +156,7 @@ def explain_global_ig(model: nn.Module, x: torch.Tensor, target: torch.Tensor, m
                       baselines, n_steps: int = 16, ig_method: str = "gausslegendre", internal_batch_size: int = 128,
                       output: str = "probability") -> torch.Tensor:
     """explain() backend: per input clip, the landmark importance (N, L) = mean over `baselines` of the sum over
-    frames and coordinates of |IG(x, x')| (integration rule `ig_method`); its mean over the inputs is global_ig's
+    frames and coordinates of ``|IG(x, x')|`` (integration rule `ig_method`); its mean over the inputs is global_ig's
     importance. One class for the whole set."""
     classes = torch.unique(target)
     if len(classes) != 1:

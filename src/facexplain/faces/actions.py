@@ -36,7 +36,7 @@ GAIN = {1: 1.9, 2: 1.9, 4: 1.9, 5: 1.7, 6: 2.0, 7: 1.7, 9: 1.8, 10: 1.6, 12: 1.9
         17: 1.6, 20: 1.6, 23: 1.6, 24: 1.5, 25: 1.0, 26: 1.0, 27: 1.0}
 
 
-#: Minimum kernel width per pixel of displacement: keeps the steepest stretch of a kernel (0.61 |v| / sigma) well
+#: Minimum kernel width per pixel of displacement: keeps the steepest stretch of a kernel (0.61 ``|v|`` / sigma) well
 #: below 1 even when AUs add up and a subject's gain reaches 1.3.
 NO_FOLD = 1.6
 

@@ -12,12 +12,14 @@ target with AU set T, one game is `n_tries` tries:
    against a neutral snapshot the game takes of the player at the start (neutral_snapshot=True, with a
    detector calibrated on subject references) or against the template (False). Score = Jaccard(P, T).
 4. Feedback and learning, by group:
+
    - both groups keep the intent behind their best score so far and fall back to it after a worse try; both
      look again at the target between tries and notice each AU they still miss with probability look * s;
    - score-only players otherwise explore: with probability `explore` they toggle one AU of a region they
      already work on (a guess, since the score does not say what was wrong);
    - instruction players read the first `max_items` instructions (instructions(T, P)), and follow each with
      probability `comprehension`: add the named AUs to the intent, or drop them.
+
 Nothing here is fitted to the paper's numbers; the parameters are stated defaults and can be changed.
 """
 

@@ -77,7 +77,7 @@ def _indices(values, name: str) -> np.ndarray:
 
 
 def topk_precision(ranking, truth_landmarks, k: int) -> float:
-    """Fraction of the top-k ranked landmarks that are in the ground-truth set: |top-k ∩ truth| / k."""
+    """Fraction of the top-k ranked landmarks that are in the ground-truth set: ``|top-k ∩ truth| / k``."""
     ranking, truth = _indices(ranking, "ranking"), set(_indices(truth_landmarks, "truth_landmarks").tolist())
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
         raise ValueError(f"k must be a whole number of landmarks; got {k!r}")

@@ -46,10 +46,12 @@ def upsample(maps: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 def map_cosine(saliency, au_map, zero_saliency: str = "raise"):
     """Cosine between the (upsampled, non-negative) saliency map and the AU map, over the whole image.
 
-    saliency  (H, W) or (N, H, W), or coarser (h, w) with the same aspect ratio (e.g. a 7x7 CAM): upsampled.
-    au_map    (H, W) or (N, H, W), non-negative, not all zero (a neutral face has no AU map: leave it out).
-    zero_saliency  what an all-zero map (after cutting negatives) scores: "raise" (ValueError), "zero" (0.0)
-                   or "nan".
+    saliency
+        (H, W) or (N, H, W), or coarser (h, w) with the same aspect ratio (e.g. a 7x7 CAM): upsampled.
+    au_map
+        (H, W) or (N, H, W), non-negative, not all zero (a neutral face has no AU map: leave it out).
+    zero_saliency
+        what an all-zero map (after cutting negatives) scores: "raise" (ValueError), "zero" (0.0) or "nan".
 
     Returns a float for one map, an array (N,) for a batch: 1 for a map equal to the AU map, unchanged by positive
     scaling of either map.

@@ -59,7 +59,7 @@ def relevance_mass(relevance, mask) -> float:
 
 
 def relevance_rank_accuracy(relevance, mask) -> float:
-    """|top-K pixels ∩ mask| / |mask| with K = |mask| (ties broken by pixel order, deterministic)."""
+    """``|top-K pixels ∩ mask| / |mask|`` with ``K = |mask|`` (ties broken by pixel order, deterministic)."""
     r, m = _check(relevance, mask)
     if not np.any(r != 0):
         raise ValueError("the relevance map is all zero: no pixel ranks above another")

@@ -63,8 +63,8 @@ def _normalised_abs(maps: np.ndarray) -> np.ndarray:
 def map_similarity(original, randomized, absolute: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Per-image Spearman rank correlation and SSIM between two batches of maps (N, H, W).
 
-    absolute=True ranks |map| (Adebayo et al.'s main variant; the sign of a map often flips with random weights).
-    SSIM is taken on |map| scaled to [0, 1] per image (data_range 1). A constant map carries no ranking: its
+    absolute=True ranks ``|map|`` (Adebayo et al.'s main variant; the sign of a map often flips with random weights).
+    SSIM is taken on ``|map|`` scaled to [0, 1] per image (data_range 1). A constant map carries no ranking: its
     Spearman is 0 (no similarity), and NaN only when the original map itself is constant."""
     from scipy.stats import spearmanr
     from skimage.metrics import structural_similarity
@@ -137,7 +137,7 @@ def cascading_randomization(model: nn.Module, x: torch.Tensor, target, methods, 
 def sanity_verdicts(table, threshold: float = 0.5, top: str = "layer4"):
     """One verdict per method from a cascading_randomization table.
 
-    pass  the mean Spearman (ranks of |map|) falls below `threshold` by the time the head and the last stage (`top`) are random;
+    pass  the mean Spearman (ranks of ``|map|``) falls below `threshold` by the time the head and the last stage (`top`) are random;
     late  it falls below only after lower layers are random too (insensitive to the layers that decide);
     fail  it never falls below (the maps survive randomising the whole network).
     Columns: method, spearman_top, ssim_top (after the `top` stage), spearman_full, ssim_full, first_drop, verdict."""

@@ -1,4 +1,4 @@
-"""One module per chapter, one shape: PRESETS, PARAMETERS, settings(preset, **given) (checked by the shared
+"""One module per chapter, one shape: PRESETS, PARAMETERS, ``settings(preset, **given)`` (checked by the shared
 resolver in studies/settings.py), the chapter's steps as functions, and claims(...).
 
   00_faces                 studies.faces
