@@ -125,8 +125,8 @@ def _sentence(phrase: str, polarity: str) -> str:
 def plan(target, player) -> list[Instruction]:
     """All instructions for moving `player`'s AUs towards `target`'s, most score-raising first.
 
-    One instruction per (region, polarity). Gains: adding k target AUs gives k / |P | T|; removing k extra AUs
-    gives |P & T| / (|P | T| - k) - |P & T| / |P | T|. Ties: additions first, bigger groups, then region order."""
+    One instruction per (region, polarity). Gains: adding k target AUs gives ``k / |P | T|``; removing k extra AUs
+    gives ``|P & T| / (|P | T| - k) - |P & T| / |P | T|``. Ties: additions first, bigger groups, then region order."""
     t, p = au_set(target), au_set(player)
     _check_supported(t, "target")
     _check_supported(p, "player")

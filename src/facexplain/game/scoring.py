@@ -1,4 +1,4 @@
-"""The Face Game score: the Jaccard index |P & T| / |P | T| of the player's AUs P and the target's AUs T."""
+"""The Face Game score: the Jaccard index ``|P & T| / |P | T|`` of the player's AUs P and the target's AUs T."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def au_set(aus) -> frozenset[int]:
 
 
 def jaccard(player, target) -> float:
-    """Face Game score of a try: |P & T| / |P | T|; two empty sets count as a perfect match (1.0)."""
+    """Face Game score of a try: ``|P & T| / |P | T|``; two empty sets count as a perfect match (1.0)."""
     p, t = au_set(player), au_set(target)
     union = p | t
     if not union:

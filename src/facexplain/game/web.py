@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 #: The npm release whose Face Mesh runs. The newer 0.4.1657299874 fails on load in every browser tried
-#: ("RET_CHECK failure ... options_.has_num_classes()", google-ai-edge/mediapipe issue 3504); 0.4.1633559619 works.
+#: (``RET_CHECK failure ... options_.has_num_classes()``, google-ai-edge/mediapipe issue 3504); 0.4.1633559619 works.
 FACE_MESH = "@mediapipe/face_mesh@0.4.1633559619"
 #: Files of the package the page needs. Only the SIMD wasm build: every current browser has wasm SIMD (Chrome and
 #: Edge 91+, Firefox 89+, Safari 16.4+), and the non-SIMD twin would add 6 MB; without SIMD the page says so.

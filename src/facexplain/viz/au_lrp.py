@@ -17,7 +17,7 @@ def short(method: str) -> str:
 
 def overlay_rgb(image: np.ndarray, relevance: np.ndarray, landmarks=None, au=None, scale: int = 2,
                 alpha: float = 0.75) -> np.ndarray:
-    """Face (grey uint8) with the relevance blended on top (red = positive, blue = negative, strength = |R|) and
+    """Face (grey uint8) with the relevance blended on top (red = positive, blue = negative, strength = ``|R|``) and
     the AU's box(es) drawn in yellow; upscaled by `scale` (nearest) so the box lines stay crisp. uint8 RGB."""
     img = np.asarray(image, np.float32) / 255.0
     r = np.asarray(relevance, np.float32)

@@ -22,7 +22,7 @@ def short(method: str) -> str:
 
 
 def colorize(m: np.ndarray) -> np.ndarray:
-    """A signed map as RGB uint8: red positive, blue negative, white zero, scaled by its largest |value|."""
+    """A signed map as RGB uint8: red positive, blue negative, white zero, scaled by its largest ``|value|``."""
     import matplotlib
 
     m = np.nan_to_num(np.asarray(m, np.float64))
