@@ -274,6 +274,10 @@ def test_build_is_skipped_when_nothing_it_reads_changed(tiny, monkeypatch, capsy
     book.build(tiny, strict=True)
     book.build(tiny, strict=True)
     assert len(calls) == 5
+    monkeypatch.setattr(book, "package_fingerprint", lambda: "a docstring changed")     # the API page reads it
+    book.build(tiny, strict=True)
+    book.build(tiny, strict=True)
+    assert len(calls) == 6
 
 
 def test_with_a_scheduler_chapters_run_concurrently_after_their_dependencies(tiny, monkeypatch, capsys):

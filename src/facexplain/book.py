@@ -572,7 +572,8 @@ def buildable_toc(root: Path) -> Path:
 
 def build_fingerprint(root: Path, toc: Path, strict: bool) -> str:
     """Hash of what the HTML is made from: the config, the toc, everything under book/ but the output (prose,
-    bibliography, static JS, executed chapters), the builder versions and the strict flag."""
+    bibliography, static JS, executed chapters), the package source (the API page's docstrings), the builder
+    versions and the strict flag."""
     from importlib.metadata import PackageNotFoundError, version
 
     book_dir = root / "book"
@@ -583,7 +584,8 @@ def build_fingerprint(root: Path, toc: Path, strict: bool) -> str:
             versions.append(f"{name}={version(name)}")
         except PackageNotFoundError:
             versions.append(f"{name}=missing")
-    return _sha(" ".join(versions).encode(), str(strict).encode(), (root / "_config.yml").read_bytes(),
+    return _sha(" ".join(versions).encode(), str(strict).encode(), package_fingerprint().encode(),
+                (root / "_config.yml").read_bytes(),
                 toc.read_bytes(), *(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes() for f in files))
 
 
