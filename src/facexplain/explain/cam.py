@@ -120,16 +120,26 @@ def _gradcam(model, x, target, method, layer, aug_smooth=False, eigen_smooth=Fal
     return torch.as_tensor(np.asarray(maps, dtype=np.float32))
 
 
+def _checked_batch(x: torch.Tensor, target) -> torch.Tensor:
+    """The targets as one long per image of the batch x (N, C, H, W); a ValueError names what does not fit."""
+    if x.ndim != 4:
+        raise ValueError(f"x must be a batch (N, C, H, W); got shape {tuple(x.shape)}")
+    target = torch.as_tensor(target, dtype=torch.long).reshape(-1)
+    if len(target) != len(x):
+        raise ValueError(f"need one target per image: {len(target)} targets for {len(x)} images")
+    return target
+
+
 def _gradcam_shared(model, x, target, methods, layer) -> dict[str, torch.Tensor]:
     """grad-cam's maps of several methods from one forward and backward pass: each method's own class turns the same
     layer activations and gradients into its map (BaseCAM.compute_cam_per_layer and aggregate_multi_layers, as its
-    __call__ does); equal to running them one by one, at a fraction of the cost."""
+    __call__ does); equal to running them one by one, at a fraction of the cost. grad-cam puts the model in eval
+    mode: the caller (explain_cams) restores its mode."""
     import pytorch_grad_cam
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     targets = [ClassifierOutputTarget(int(t)) for t in target]
     module = _target_module(model, layer)
-    was_training = model.training
     cams = {m: getattr(pytorch_grad_cam, GRADCAM_CLASSES[m])(model=model, target_layers=[module]) for m in methods}
     lead = next((m for m in methods if cams[m].uses_gradients), methods[0])
     shared = cams[lead].activations_and_grads
@@ -144,7 +154,6 @@ def _gradcam_shared(model, x, target, methods, layer) -> dict[str, torch.Tensor]
                 out[m] = cam.aggregate_multi_layers(cam.compute_cam_per_layer(x, targets, False))
     finally:
         shared.release()
-        model.train(was_training)
     return {m: torch.as_tensor(np.asarray(out[m], dtype=np.float32)) for m in methods}
 
 
@@ -156,11 +165,7 @@ def explain_cams(model: nn.Module, x: torch.Tensor, target: torch.Tensor, method
     bad = [m for m in methods if m not in CAM_METHODS]
     if bad:
         raise ValueError(f"unknown CAM methods {bad}: expected some of {CAM_METHODS}")
-    if x.ndim != 4:
-        raise ValueError(f"x must be a batch (N, C, H, W); got shape {tuple(x.shape)}")
-    target = torch.as_tensor(target, dtype=torch.long).reshape(-1)
-    if len(target) != len(x):
-        raise ValueError(f"need one target per image: {len(target)} targets for {len(x)} images")
+    target = _checked_batch(x, target)
     together = [m for m in methods if m in GRADCAM_CLASSES and m != "scorecam"]
     alone = [m for m in methods if m not in together]
     out = {m: explain_cam(model, x, target, m, layer, batch_size) for m in alone}
@@ -189,11 +194,7 @@ def explain_cam(model: nn.Module, x: torch.Tensor, target: torch.Tensor, method:
     time; the model is left in the mode it came in (grad-cam evaluates in eval mode)."""
     if method not in CAM_METHODS:
         raise ValueError(f"unknown CAM method {method!r}: expected one of {CAM_METHODS}")
-    if x.ndim != 4:
-        raise ValueError(f"x must be a batch (N, C, H, W); got shape {tuple(x.shape)}")
-    target = torch.as_tensor(target, dtype=torch.long).reshape(-1)
-    if len(target) != len(x):
-        raise ValueError(f"need one target per image: {len(target)} targets for {len(x)} images")
+    target = _checked_batch(x, target)
     unknown = set(options) - {"aug_smooth", "eigen_smooth", "scorecam_batch_size"}
     if unknown:
         raise ValueError(f"unknown options {sorted(unknown)} for {method!r}: use aug_smooth, eigen_smooth, "
