@@ -207,6 +207,25 @@ def _prefix(fn: Callable) -> str:
     return re.sub(r"\W+", "-", f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', 'fn')}").strip("-")
 
 
+def _lock_key(prefix: str, key: str) -> str:
+    return config_hash(dict(fn=prefix, key=key))
+
+
+def _scatter(c, shared: dict, threads: int, deterministic: bool) -> tuple[dict, str]:
+    """Send `shared` to the cluster once (a list per value: one future each); returns (futures, token naming them)."""
+    from dask.base import tokenize
+
+    sent = {name: c.scatter([value], hash=True)[0] for name, value in shared.items()}
+    return sent, tokenize(sorted((name, f.key) for name, f in sent.items()), threads, deterministic)
+
+
+def _submit(c, fn: Callable, task, sent: dict, token: str, threads: int, deterministic: bool, prefix: str,
+            lock_key: str):
+    """One task on the cluster; its (result, seconds) come back as pack() bytes."""
+    return c.submit(_call_packed, fn, task, sent, threads, deterministic, lock_key,
+                    key=f"{prefix}-{lock_key}-{token}", pure=False, retries=0)
+
+
 class Pending:
     """One task started by submit(); result() waits for it and returns ``fn(task, **shared)``."""
 
@@ -229,17 +248,13 @@ def submit(fn: Callable, task, *, shared: dict | None = None, key: Callable[[Any
 
     shared = dict(shared or {})
     prefix = _prefix(fn)
-    lock_key = config_hash(dict(fn=prefix, key=str((key or _default_key)(task))))
+    lock_key = _lock_key(prefix, str((key or _default_key)(task)))
     deterministic = torch.are_deterministic_algorithms_enabled()
     c = client(scheduler, n_workers)
     if c is None:
         return Pending(lambda: call(fn, task, shared, threads, deterministic, lock_key)[0])
-    from dask.base import tokenize
-
-    sent = {name: c.scatter([value], hash=True)[0] for name, value in shared.items()}
-    token = tokenize(sorted((name, f.key) for name, f in sent.items()), threads, deterministic)
-    future = c.submit(_call_packed, fn, task, sent, threads, deterministic, lock_key,
-                      key=f"{prefix}-{lock_key}-{token}", pure=False, retries=0)
+    sent, token = _scatter(c, shared, threads, deterministic)
+    future = _submit(c, fn, task, sent, token, threads, deterministic, prefix, lock_key)
     return Pending(lambda: unpack(future.result())[0], future)
 
 
@@ -266,7 +281,7 @@ def run(fn: Callable, tasks: Sequence | Iterable, *, shared: dict | None = None,
     first = {k: tasks[keys.index(k)] for k in unique}
     deterministic = torch.are_deterministic_algorithms_enabled()
     prefix = _prefix(fn)
-    lock_keys = {k: config_hash(dict(fn=prefix, key=k)) for k in unique}
+    lock_keys = {k: _lock_key(prefix, k) for k in unique}
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -280,13 +295,11 @@ def run(fn: Callable, tasks: Sequence | Iterable, *, shared: dict | None = None,
                 if bar is not None:
                     bar.update(1)
         else:
-            from dask.base import tokenize
             from distributed import as_completed
 
-            sent = {name: c.scatter([value], hash=True)[0] for name, value in shared.items()}   # a list: one future each
-            token = tokenize(sorted((name, f.key) for name, f in sent.items()), threads, deterministic)
-            futures = {c.submit(_call_packed, fn, first[k], sent, threads, deterministic, lock_keys[k],
-                                key=f"{prefix}-{lock_keys[k]}-{token}", pure=False, retries=0): k for k in unique}
+            sent, token = _scatter(c, shared, threads, deterministic)
+            futures = {_submit(c, fn, first[k], sent, token, threads, deterministic, prefix, lock_keys[k]): k
+                       for k in unique}
             try:
                 for future in as_completed(futures):
                     results[futures[future]] = unpack(future.result())
