@@ -62,8 +62,3 @@ class SmallResNet(ResNet):
 def small_resnet18(num_outputs: int, widths=(16, 32, 64, 128), in_channels: int = 1) -> SmallResNet:
     """A parameter-reduced ResNet-18 with `num_outputs` logits."""
     return SmallResNet(num_outputs, widths=widths, in_channels=in_channels)
-
-
-def small_resnet10(num_outputs: int, widths=(16, 32, 64, 128), in_channels: int = 1) -> SmallResNet:
-    """The ResNet-10 layout (one BasicBlock per stage) with the same reduced widths: half small_resnet18's cost."""
-    return SmallResNet(num_outputs, widths=widths, in_channels=in_channels, blocks=(1, 1, 1, 1))

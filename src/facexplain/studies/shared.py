@@ -20,8 +20,9 @@ from ..faces import EMOTIONS_WITH_NEUTRAL
 from ..metrics.maps import class_average, map_cosine
 from ..models.au_maps import au_maps, ensure_landmarks
 from ..models.fer import AUGMENT as FER_AUGMENT
+from ..models.fer import BLOCKS as FER_BLOCKS
 from ..models.fer import LAYERS, attention, au_loss, fer_model, fit_classifier, layer_index, to_input
-from ..models.resnet import SmallResNet, small_resnet10
+from ..models.resnet import SmallResNet
 from ..train import cached_model, predict
 
 #: Chapter 02's AU reader is calibrated on generated faces drawn with this offset from the chapter seed, and its
@@ -110,7 +111,7 @@ def train_fer(data: FERData, lam: float = 0.0, layer="layer4", epochs: int = 10,
     layer = LAYERS[layer_index(layer)]
     config = dict(data=data.key, n_train=len(data.y_train), lam=float(lam), layer=layer,
                   epochs=int(epochs), seed=int(seed), batch_size=int(batch_size), lr=float(lr),
-                  weight_decay=float(weight_decay), widths=list(widths), blocks=[1, 1, 1, 1], schedule="one_cycle",
+                  weight_decay=float(weight_decay), widths=list(widths), blocks=list(FER_BLOCKS), schedule="one_cycle",
                   augment=dict(FER_AUGMENT) if augment else None)
 
     def make():
@@ -126,7 +127,7 @@ def train_fer(data: FERData, lam: float = 0.0, layer="layer4", epochs: int = 10,
         model = make()
         train(model)
         return model.eval().cpu()
-    return cached_model("fer_au", config, make, train, code=(fer_model, small_resnet10, au_loss, fit_classifier),
+    return cached_model("fer_au", config, make, train, code=(fer_model, au_loss, fit_classifier),
                         device=device).cpu()
 
 
