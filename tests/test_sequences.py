@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from facexplain.data.sequences import (augment, load_sequences, mirror_permutation, normalise, select_landmarks,
+from facexplain.data.sequences import (augment, centre_on_training, load_sequences, mirror_permutation, normalise, select_landmarks,
                                        split_by_subject)
 from facexplain.faces import EMOTIONS
 from facexplain.faces.landmarks import interocular_distance
@@ -41,6 +41,19 @@ def test_normalisations():
         normalise(raw, "zscore")
     with pytest.raises(ValueError, match=r"\(N, P, L, 2\)"):
         normalise(raw[0], "sequence")
+
+
+def test_centre_on_training_moves_the_start_not_the_differences(seqs):
+    train = np.arange(0, 72, 2)
+    c = centre_on_training(seqs, train)
+    assert np.abs(c.x[train].mean(axis=(0, 1))).max() < 1e-5          # the training clips' mean frame is zero
+    assert np.allclose(c.x[1] - c.x[5], seqs.x[1] - seqs.x[5], atol=1e-5)   # IG's (x - x') is unchanged
+    shifted = seqs.x.copy()
+    shifted[1::2] += 100.0                                             # the held-out clips do not fit the centre
+    moved = centre_on_training(type(seqs)(**{**seqs.__dict__, "x": shifted}), train)
+    assert np.allclose(moved.x[train], c.x[train], atol=1e-4) and "training clips" in c.info["centred"]
+    with pytest.raises(ValueError, match="at least one training clip"):
+        centre_on_training(seqs, [])
 
 
 def test_mirror_permutation_is_a_symmetric_involution():

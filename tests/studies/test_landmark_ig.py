@@ -68,6 +68,15 @@ def test_claims_table_has_verdicts():
     assert c.verdict.iloc[0].startswith("reproduced")                   # precision 0.8 vs input-only 0.5
     assert c[c.claim.str.contains("linear SVM")].verdict.iloc[0].startswith("not reproduced")
     assert c[c.claim.str.contains("T-EMO: some k")].verdict.iloc[0].startswith("reproduced")
+    # the other normalisation's nets: a ranking from nets that learnt nothing is no evidence, however it scores
+    other = prec.assign(normalisation="sequence", bacc=np.where(prec.net == "T-EMO", 0.5, np.nan),
+                        completeness_error=np.nan)
+    both = {"neutral": prec, "sequence": other}
+    c = lig.claims_table(runs, svm, prec, comp, ks, precision_by_norm=both)
+    row = c[c.claim.str.contains("sequence normalisation")].iloc[0]
+    assert row.verdict.startswith("not comparable") and "balanced accuracy 0.50" in row.ours
+    c = lig.claims_table(runs, svm, prec, comp, ks, precision_by_norm={**both, "sequence": other.assign(bacc=0.8)})
+    assert c[c.claim.str.contains("sequence normalisation")].verdict.iloc[0].startswith("reproduced")
 
 
 def test_seed_split_and_chosen_k():

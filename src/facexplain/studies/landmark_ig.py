@@ -27,6 +27,10 @@ NETS = ("t-emo", "r-emo")
 #: on 2 threads than on 1 (measured 41 s vs 3.9 s for one net). The grid's tasks run on one thread anyway.
 TORCH_THREADS = 1
 
+#: Mean balanced accuracy (chance 0.5) at or below which a net's ranking is not read as evidence: the net learnt
+#: (next to) nothing, and its gradients say nothing about the emotion.
+LEARNT_NOTHING = 0.6
+
 #: preset -> values of the parameters left at None (paper: filters/lstm_units/fc1 None = the paper's Tables 1-5)
 PRESETS = {
     "cpu": dict(n_sequences=240, n_frames=8, filters=4, lstm_units=16, fc1=16, epochs=12, lr=3e-3, batch_size=32,
@@ -362,7 +366,7 @@ def claims_table(runs: pd.DataFrame, svm: pd.DataFrame, precision: pd.DataFrame,
     runs: topk_runs (validation and test accuracy per seed, the partition varying by seed); svm: svm_baselines on
     the same partitions; precision: precision_table rows of T-EMO, R-EMO, INPUT_ONLY, RANDOM-WEIGHTS;
     precision_by_norm: {normalisation: such a table} when the chapter also ran another normalisation."""
-    from ..claims import ClaimTable, judge, judge_paired
+    from ..claims import ClaimTable, judge, judge_paired, not_comparable
 
     ks = [int(k) for k in ks]
     t = ClaimTable()
@@ -382,12 +386,17 @@ def claims_table(runs: pd.DataFrame, svm: pd.DataFrame, precision: pd.DataFrame,
             continue
         ch = float(prec[prec.k == k_p].chance.mean())
         rnd = f", random-weights net {p['RANDOM-WEIGHTS'].mean():.2f}" if "RANDOM-WEIGHTS" in p else ""
+        ours = f"T-EMO global IG top-{k_p} precision {p['T-EMO'].mean():.2f} (mean of {len(p)} emotions)"
+        verdict = judge_paired(p["T-EMO"].to_numpy(), p["INPUT_ONLY"].to_numpy(),
+                               why="over emotions; IG multiplies by (x - x'), so it must beat that factor alone")
+        bacc = prec[prec.net == "T-EMO"].groupby("emotion").bacc.first() if "bacc" in prec else pd.Series(dtype=float)
+        if bacc.notna().any():       # the nets ranked here were trained for this check alone: did they learn?
+            ours += f"; the nets' balanced accuracy {bacc.mean():.2f} on held-out clips"
+            if bacc.mean() <= LEARNT_NOTHING:
+                verdict = not_comparable(f"the ranked nets learnt nothing (mean balanced accuracy {bacc.mean():.2f})")
         t.add(f"the globally most important landmarks are where the emotion moves the face ({norm} normalisation)",
-              "qualitative (Fig. 3: lips and mouth kept, nose and outline dropped)",
-              f"T-EMO global IG top-{k_p} precision {p['T-EMO'].mean():.2f} (mean of {len(p)} emotions)",
-              f"input only (mean |x - x'|, no network): {p['INPUT_ONLY'].mean():.2f}{rnd}; chance {ch:.2f}",
-              judge_paired(p["T-EMO"].to_numpy(), p["INPUT_ONLY"].to_numpy(),
-                           why="over emotions; IG multiplies by (x - x'), so it must beat that factor alone"))
+              "qualitative (Fig. 3: lips and mouth kept, nose and outline dropped)", ours,
+              f"input only (mean |x - x'|, no network): {p['INPUT_ONLY'].mean():.2f}{rnd}; chance {ch:.2f}", verdict)
 
     acc = runs.set_index(["net", "emotion", "k", "seed"]).acc
     # 2. fewer landmarks raise accuracy: k chosen on validation among k < 468, tested against 468 on the same seed
@@ -452,13 +461,18 @@ def claims_table(runs: pd.DataFrame, svm: pd.DataFrame, precision: pd.DataFrame,
     return t.frame()
 
 
-def load(cfg):
-    """(clips, train_idx, test_idx): the chapter's landmark clips, split by subject."""
-    from ..data.sequences import load_sequences, split_by_subject
+def load(cfg, normalisation: str | None = None):
+    """(clips, train_idx, test_idx): the chapter's landmark clips (normalised the chapter's way, or `normalisation`),
+    split by subject. Clips that keep the face's shape (any normalisation but "neutral", whose clips are motion from
+    a zero first frame) are centred on the training clips' mean frame (data.sequences.centre_on_training)."""
+    from ..data.sequences import centre_on_training, load_sequences, split_by_subject
 
+    normalisation = normalisation or cfg.normalisation
     seqs = load_sequences(cfg.dataset, data_dir=cfg.data_dir, n_sequences=cfg.n_sequences, n_frames=cfg.n_frames,
-                          seed=cfg.seed, normalisation=cfg.normalisation, landmarks=cfg.landmarks)
+                          seed=cfg.seed, normalisation=normalisation, landmarks=cfg.landmarks)
     train_idx, test_idx = split_by_subject(seqs, test_fraction=cfg.test_fraction, seed=cfg.seed)
+    if normalisation != "neutral":
+        seqs = centre_on_training(seqs, train_idx)
     return seqs, train_idx, test_idx
 
 
@@ -639,17 +653,14 @@ def other_rankings(cfg, settings: TrainSettings):
     """The locality check again under other_normalisation(cfg): the clips normalised that way, T-EMO nets on all
     landmarks trained on them, their global IG and the input-only control (the claim's control; the random-weights
     nets are left to the chapter's own normalisation, which saves their global IG). Returns (clips, train_idx,
-    {net: {emotion: ranking}}) with nets t-emo and input_only."""
+    {net: {emotion: ranking}} with nets t-emo and input_only, the nets' quality: emotion x (balanced accuracy on the
+    held-out clips, IG completeness error)), so a ranking from a net that learnt nothing is seen as such."""
     from dataclasses import replace
 
-    from ..data.sequences import load_sequences, split_by_subject
-
-    seqs = load_sequences(cfg.dataset, data_dir=cfg.data_dir, n_sequences=cfg.n_sequences, n_frames=cfg.n_frames,
-                          seed=cfg.seed, normalisation=other_normalisation(cfg), landmarks=cfg.landmarks)
-    train_idx, _ = split_by_subject(seqs, test_fraction=cfg.test_fraction, seed=cfg.seed)
+    seqs, train_idx, test_idx = load(cfg, other_normalisation(cfg))
     s = replace(settings, extra=data_key(seqs, train_idx))
     nets = train_all(seqs, train_idx, cfg.seed, s, nets=("t-emo",), scheduler=cfg.scheduler, progress=cfg.progress)
-    table, _ = global_rankings(nets["t-emo"], seqs, train_idx, n_steps=cfg.ig_steps, method=cfg.ig_method,
+    table, results = global_rankings(nets["t-emo"], seqs, train_idx, n_steps=cfg.ig_steps, method=cfg.ig_method,
                                max_samples=cfg.ig_samples, seed=cfg.seed, scheduler=cfg.scheduler,
                                progress=cfg.progress)
     table = pd.concat([table.assign(net="T-EMO"),
@@ -658,7 +669,11 @@ def other_rankings(cfg, settings: TrainSettings):
                       ignore_index=True)
     rankings = {net: {e: ranking_of(table[table.net == net.upper()], e) for e in seqs.emotions}
                 for net in ("t-emo", "input_only")}
-    return seqs, train_idx, rankings
+    quality = pd.DataFrame([dict(emotion=e, net="T-EMO",
+                                 bacc=accuracy(m, seqs.x[test_idx], seqs.binary(e)[test_idx])[1],
+                                 completeness_error=results[e].completeness_error)
+                            for e, m in nets["t-emo"].items()])
+    return seqs, train_idx, rankings, quality
 
 
 def precision(cfg, seqs: SequenceSet, train_idx, r: Rankings, settings: TrainSettings | None = None):
@@ -675,10 +690,11 @@ def precision(cfg, seqs: SequenceSet, train_idx, r: Rankings, settings: TrainSet
     grid = grid[sorted(grid.columns, reverse=True)]
     grid["chance"] = table.groupby(["net", "emotion"]).chance.first()
     if settings is not None:
-        o_seqs, o_train, o_rank = other_rankings(cfg, settings)
+        o_seqs, o_train, o_rank, quality = other_rankings(cfg, settings)
         o_truth, _ = moved_landmarks(o_seqs.truth[o_train], o_seqs.emotion[o_train], o_seqs.emotions,
                                      threshold=cfg.truth_threshold)
         other = precision_table(o_rank, o_truth, cfg.ks).assign(normalisation=other_normalisation(cfg))
+        other = other.merge(quality, on=["net", "emotion"], how="left")
         table = pd.concat([table, other], ignore_index=True)
     atomic_to_csv(table, cfg.out / "topk_precision.csv")
     return table, grid.round(3)
@@ -754,6 +770,15 @@ def locality_view(precision_long: pd.DataFrame) -> pd.DataFrame:
     grid = grid[sorted(grid.columns, reverse=True)]
     grid["chance"] = t.groupby(["normalisation", "net"], sort=False).chance.mean()
     return grid.round(3)
+
+
+def other_nets_view(precision_long: pd.DataFrame) -> pd.DataFrame | None:
+    """The T-EMO nets trained for the other normalisation's check: balanced accuracy on held-out clips and IG
+    completeness error per emotion (None when the chapter ran one normalisation)."""
+    if "bacc" not in precision_long:
+        return None
+    t = precision_long.dropna(subset=["bacc"]).groupby(["normalisation", "net", "emotion"], sort=False)
+    return t[["bacc", "completeness_error"]].first().round(4)
 
 
 def prose_numbers(cfg, precision_long: pd.DataFrame, runs=None) -> dict:
