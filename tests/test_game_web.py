@@ -1,6 +1,7 @@
 """The browser game's JavaScript (book/_static/game/facegame.js) against the Python it mirrors, run in Node (no
 browser): the AU reader equals faces.apply_model, the score equals game.jaccard and the ranked instructions equal
-game.plan on many random cases; and game.web.export writes what the page reads."""
+game.plan on many random cases; game.web.export writes what the page reads; and game.web.detector_input_graph
+rewires a Face Mesh graph as the page needs (the real graph is run in tests/test_game_browser.py)."""
 
 from __future__ import annotations
 
@@ -123,3 +124,66 @@ def test_export_writes_what_the_page_reads(tmp_path):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert stat.S_IMODE(png.stat().st_mode) & 0o044 == 0o044, "a web server could not read the target image"
     assert stat.S_IMODE(js.stat().st_mode) & 0o044 == 0o044
+
+
+def test_detector_input_graph_rewires_the_detector():
+    """On a small stand-in for npm's graph and the FaceLandmarkFrontGpu subgraph stored in the wasm: the subgraph is
+    inlined under MediaPipe's expansion names (duplicates numbered, unset side packets dropped), the detector reads
+    the second input through the photo's gate, and its boxes are projected onto the photo by the matrix of a
+    128x128 aspect-keeping ImageToTensorCalculator on the photo."""
+    from google.protobuf import text_format
+    from mediapipe.calculators.tensor import image_to_tensor_calculator_pb2
+    from mediapipe.framework import calculator_pb2
+
+    def graph(text):
+        return text_format.Parse(text, calculator_pb2.CalculatorGraphConfig())
+
+    sub = graph("""
+        type: "FaceLandmarkFrontGpu"
+        input_stream: "IMAGE:image" output_stream: "LANDMARKS:landmarks"
+        input_side_packet: "NUM_FACES:num_faces" input_side_packet: "USE_PREV_LANDMARKS:use_prev"
+        node { calculator: "GateCalculator" input_stream: "prev" input_side_packet: "ALLOW:use_prev"
+               output_stream: "gated_prev" }
+        node { calculator: "GateCalculator" input_stream: "image" input_stream: "DISALLOW:gated_prev"
+               output_stream: "gated_image" }
+        node { calculator: "FaceDetectionShortRangeGpu" input_stream: "IMAGE:gated_image"
+               output_stream: "DETECTIONS:all_face_detections" }
+        node { calculator: "FaceLandmarkGpu" input_stream: "IMAGE:image" input_stream: "DETECTIONS:all_face_detections"
+               input_side_packet: "NUM:num_faces" output_stream: "LANDMARKS:landmarks" }
+        node { calculator: "PreviousLoopbackCalculator" input_stream: "MAIN:image" input_stream: "LOOP:landmarks"
+               output_stream: "PREV_LOOP:prev" }""")
+    top = graph("""
+        input_stream: "input_frames_gpu"
+        node { calculator: "GlScalerCalculator" input_stream: "VIDEO:input_frames_gpu"
+               output_stream: "VIDEO:image_transformed" }
+        node { calculator: "FaceLandmarkFrontGpu" input_stream: "IMAGE:image_transformed"
+               output_stream: "LANDMARKS:multi_face_landmarks" input_side_packet: "NUM_FACES:num_faces" }""")
+    wasm = b"\xff" * 64 + sub.SerializeToString() + b"\xff" * 64
+    out = calculator_pb2.CalculatorGraphConfig()
+    out.ParseFromString(web.detector_input_graph(top.SerializeToString(), wasm))
+    nodes = {n.name: n for n in out.node if n.name}
+    p = "facelandmarkfrontgpu__"
+    assert set(nodes) == {p + "GateCalculator_1", p + "GateCalculator_2", p + "FaceDetectionShortRangeGpu",
+                          p + "FaceLandmarkGpu", p + "PreviousLoopbackCalculator", p + "DetectorInputMatrix",
+                          p + "DetectorInputProjection"}
+    assert list(out.input_stream) == ["input_frames_gpu", web.DETECTOR_INPUT]
+    assert not nodes[p + "GateCalculator_1"].input_side_packet           # USE_PREV_LANDMARKS is not set
+    gate = nodes[p + "GateCalculator_2"]
+    assert list(gate.input_stream) == ["image_transformed", web.DETECTOR_INPUT, "DISALLOW:" + p + "gated_prev"]
+    photo, small = gate.output_stream
+    assert list(nodes[p + "FaceDetectionShortRangeGpu"].input_stream) == ["IMAGE:" + small]
+    matrix = nodes[p + "DetectorInputMatrix"]
+    assert list(matrix.input_stream) == ["IMAGE_GPU:" + photo]
+    opts = matrix.options.Extensions[image_to_tensor_calculator_pb2.ImageToTensorCalculatorOptions.ext]
+    assert (opts.output_tensor_width, opts.output_tensor_height, opts.keep_aspect_ratio) == (128, 128, True)
+    project = nodes[p + "DetectorInputProjection"]
+    assert list(project.input_stream) == [
+        "DETECTIONS:" + nodes[p + "FaceDetectionShortRangeGpu"].output_stream[0].split(":")[-1],
+        "PROJECTION_MATRIX:" + matrix.output_stream[1].split(":")[-1]]
+    assert list(project.output_stream) == ["DETECTIONS:" + p + "all_face_detections"]
+    lm = nodes[p + "FaceLandmarkGpu"]
+    assert list(lm.input_stream) == ["IMAGE:image_transformed", "DETECTIONS:" + p + "all_face_detections"]
+    assert list(lm.output_stream) == ["LANDMARKS:multi_face_landmarks"]
+    assert list(lm.input_side_packet) == ["NUM:num_faces"]
+    with pytest.raises(ValueError, match="0 serialized"):
+        web.detector_input_graph(top.SerializeToString(), b"\xff" * 64)

@@ -5,7 +5,10 @@
  * made to any server but the one that serves this book's files, and photos are never uploaded or stored.
  *
  * readAus, plan and instructions mirror facexplain.faces.apply_model, game.plan and game.instructions;
- * tests/test_game_browser.py holds them equal on real photos.
+ * tests/test_game_browser.py holds them equal on real photos. The face detector's 128x128 input is built here
+ * (detectorInput) as Python's MediaPipe builds it on the CPU, and given to Face Mesh as a second image (the graph
+ * of facexplain.game.web.detector_input_graph): the browser's own GPU shrinking samples other pixels, which moves
+ * the detected box, hence the landmarks, hence AUs near their thresholds.
  */
 (function () {
   "use strict";
@@ -168,6 +171,37 @@
 
   // ------------------------------------------------------------------------------------ Face Mesh
 
+  /** The face detector's size x size RGB input of a width x height canvas, as MediaPipe's CPU
+   *  ImageToTensorCalculator (image_to_tensor_converter_opencv.cc) makes it: the image centred in a square of its
+   *  longer side (zeros outside: BORDER_ZERO) and shrunk with cv::warpPerspective(INTER_LINEAR), which maps the
+   *  square's corners onto the output's corners, rounds source positions to 1/32 pixel (cvRound: ties to even)
+   *  and rounds the bilinear sum of 8-bit pixels half up. Returns a size x size canvas. */
+  function detectorInput(canvas, width, height, size) {
+    const src = canvas.getContext("2d").getImageData(0, 0, width, height).data;
+    const side = Math.max(width, height), step = side / size;
+    const x0 = (width - side) / 2, y0 = (height - side) / 2;
+    const out = new ImageData(size, size);
+    const at = (x, y, c) => (x < 0 || y < 0 || x >= width || y >= height) ? 0 : src[4 * (y * width + x) + c];
+    const rint = v => { const r = Math.round(v); return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r; };
+    for (let j = 0; j < size; j++) {
+      const fy = rint((y0 + j * step) * 32), y = Math.floor(fy / 32), ay = fy - 32 * y;
+      for (let i = 0; i < size; i++) {
+        const fx = rint((x0 + i * step) * 32), x = Math.floor(fx / 32), ax = fx - 32 * x;
+        const o = 4 * (j * size + i);
+        for (let c = 0; c < 3; c++) {
+          const sum = (32 - ay) * ((32 - ax) * at(x, y, c) + ax * at(x + 1, y, c)) +
+                      ay * ((32 - ax) * at(x, y + 1, c) + ax * at(x + 1, y + 1, c));
+          out.data[o + c] = Math.floor((sum + 512) / 1024);
+        }
+        out.data[o + 3] = 255;
+      }
+    }
+    const small = document.createElement("canvas");
+    small.width = small.height = size;
+    small.getContext("2d").putImageData(out, 0, 0);
+    return small;
+  }
+
   let mesh = null, meshReady = null, lastResults = null, queue = Promise.resolve();
 
   function simdSupported() {
@@ -189,7 +223,11 @@
                         "(any current Chrome, Edge, Firefox or Safari 16.4+ has it).");
       }
       if (typeof FaceMesh !== "function") throw new Error("the Face Mesh script did not load");
-      mesh = new FaceMesh({locateFile: file => new URL("face_mesh/" + file, HERE).href});
+      const data = window.FACEGAME_DATA;
+      mesh = new FaceMesh({   // npm's graph, changed to take the detector's input as a second image
+        locateFile: file => new URL(file === "face_mesh.binarypb" ? data.graph : "face_mesh/" + file, HERE).href,
+        inputs: {detector: {type: "video", stream: data.detector_input},
+                 image: {type: "video", stream: "input_frames_gpu"}}});
       mesh.setOptions({maxNumFaces: 2, refineLandmarks: false, minDetectionConfidence: 0.5,
                        minTrackingConfidence: 0.5, selfieMode: false});
       mesh.onResults(r => { lastResults = r; });
@@ -200,7 +238,7 @@
     return meshReady;
   }
 
-  /** Face Mesh on one still image (canvas, image or video frame): the faces' landmarks in its pixels. */
+  /** Face Mesh on one still image (a canvas: a photo or a camera frame): the faces' landmarks in its pixels. */
   function detect(source, width, height) {
     const run = async () => {
       const fm = await faceMesh();
@@ -214,9 +252,10 @@
         ctx.imageSmoothingQuality = "high";
         ctx.drawImage(source, 0, 0, input.width, input.height);
       }
+      const small = detectorInput(input, input.width, input.height, window.FACEGAME_DATA.detector_size);
       fm.reset();                       // a still photo: detect afresh, no tracking from the previous one
       lastResults = null;
-      await fm.send({image: input});
+      await fm.send({detector: small, image: input});   // the photo last: Face Mesh's canvas takes its size
       const faces = (lastResults && lastResults.multiFaceLandmarks) || [];
       return faces.map(f => ({raw: f, pts: f.slice(0, 468).map(q => [q.x * width, q.y * height])}));
     };
@@ -520,7 +559,7 @@
     say("Ready. Pick a target, then upload a photo or start the camera.", "ok");
   }
 
-  window.FaceGame = {readAus, jaccard, plan, yawDegrees, sites, detect};
+  window.FaceGame = {readAus, jaccard, plan, yawDegrees, sites, detect, detectorInput};
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setup);
   else setup();
 })();

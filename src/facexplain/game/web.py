@@ -6,6 +6,10 @@ points into AUs with the same model as `facexplain.faces.read_aus`. This module 
 (`book/_static/game/facegame.js`) reads:
 
 - `face_mesh/`: the Face Mesh script, its SIMD wasm binary and its packed model assets (from npm);
+- `face_mesh_graph.binarypb`: npm's Face Mesh graph, changed so that the face detector reads a second image,
+  the 128x128 detector input that facegame.js builds the way Python's MediaPipe (CPU) builds it
+  (`detector_input_graph`): the browser's own GPU resampling gives a box a few pixels off, hence other
+  landmarks and, for AUs near their thresholds, other AUs than Python's;
 - `game_data.js`: the AU reader's model (declarative: indices, weights, thresholds), the phrase tables of
   `facexplain.game.instructions`, and the chapter's targets with their AU sets;
 - `targets/NAME.png`: the target faces.
@@ -34,6 +38,9 @@ FACE_MESH_FILES = ("face_mesh.js", "face_mesh.binarypb", "face_mesh_solution_pac
                    "face_mesh_solution_packed_assets_loader.js", "face_mesh_solution_simd_wasm_bin.js",
                    "face_mesh_solution_simd_wasm_bin.wasm", "face_mesh_solution_simd_wasm_bin.data")
 GAME_DIR = "book/_static/game"        # served as _static/game/ (html_static_path = book/_static)
+GRAPH_FILE = "face_mesh_graph.binarypb"   # detector_input_graph's output, in GAME_DIR
+DETECTOR_INPUT = "detector_input_gpu"     # the graph's input stream of the detector's 128x128 image
+DETECTOR_SIZE = 128                       # the short-range face detector's input side (pixels)
 MAX_INSTRUCTIONS = 3                  # instructions shown per try, as in chapter 02 (max_items)
 #: Head yaw (degrees, from Face Mesh's face edges at cheek level; facegame.js `yawDegrees`) beyond which the page
 #: asks the reader to face the camera instead of scoring: the reader's measurements assume a frontal face.
@@ -110,6 +117,9 @@ def game_data(targets: dict[str, dict] | None = None, model: dict | None = None)
         "phrases": phrase_tables(),
         "max_instructions": MAX_INSTRUCTIONS,
         "max_yaw_degrees": MAX_YAW_DEGREES,
+        "detector_size": DETECTOR_SIZE,
+        "detector_input": DETECTOR_INPUT,
+        "graph": GRAPH_FILE,
         "face_mesh": FACE_MESH,
         "ibug68": [int(i) for i in MESH_TO_IBUG68],      # for drawing the AU regions (faces.regions._sites)
         "targets": [{"name": name, "emotion": t.get("emotion", name), "aus": sorted(int(a) for a in t["aus"]),
@@ -169,10 +179,157 @@ def install_face_mesh(dest: Path, npm_prefix: Path, force: bool = False) -> Path
     return out
 
 
+# ------------------------------------------------------------------------------------- the detector's input
+
+def _registered_graph(wasm: bytes, graph_type: str):
+    """The CalculatorGraphConfig of a subgraph compiled into the Face Mesh wasm binary, where it is stored
+    serialized, ending with its `type` field: the longest byte run before that end which parses and serializes
+    back to itself. Raises ValueError unless exactly one such graph is found and every node input is produced."""
+    from google.protobuf.message import DecodeError
+    from mediapipe.framework import calculator_pb2
+    name = graph_type.encode()
+    tail = b"\xa2\x01" + bytes([len(name)]) + name          # field 20 (type), length-delimited
+    found, at = [], wasm.find(tail)
+    while at >= 0:
+        end, best, at = at + len(tail), None, wasm.find(tail, at + 1)
+        for start in range(end - 2, max(0, end - 65536), -1):
+            if wasm[start] != 0x0A:                            # field 1 (node) starts a serialized graph
+                continue
+            graph = calculator_pb2.CalculatorGraphConfig()
+            try:
+                graph.ParseFromString(wasm[start:end])
+            except DecodeError:
+                continue
+            if graph.type == graph_type and graph.SerializeToString() == wasm[start:end]:
+                best = graph
+        if best is not None:
+            found.append(best)
+    if len(found) != 1:
+        raise ValueError(f"{len(found)} serialized {graph_type} graphs in the Face Mesh wasm (expected 1)")
+    graph = found[0]
+    made = {s.split(":")[-1] for s in graph.input_stream}
+    made |= {s.split(":")[-1] for n in graph.node for s in n.output_stream}
+    missing = {s.split(":")[-1] for n in graph.node for s in n.input_stream} - made
+    if missing:
+        raise ValueError(f"the {graph_type} graph found in the wasm lacks producers of {sorted(missing)}")
+    return graph
+
+
+def _inline(graph, index: int, sub) -> None:
+    """Replace graph.node[index] (a subgraph node) by the nodes of `sub`, named as MediaPipe's subgraph
+    expansion names them (tool/subgraph_expansion.cc: prefix = the node's lower-cased name + "__" on every node,
+    stream and side packet; the subgraph's ports joined to the node's by tag and index; ports the node leaves
+    unset dropped), so that the solution's options, which address nodes by these names, still apply."""
+    from collections import Counter
+
+    from mediapipe.framework import calculator_pb2
+    node = graph.node[index]
+    prefix = (node.name or node.calculator).lower() + "__"
+    names = Counter(calc.name or calc.calculator for calc in sub.node)     # duplicates are numbered _1, _2, ...
+
+    def split(s):                                   # TAG:INDEX:name -> ((TAG, INDEX), name)
+        parts = s.split(":")
+        tag = parts[0] if len(parts) > 1 else ""
+        return (tag, int(parts[1]) if len(parts) == 3 else 0), parts[-1]
+
+    def ports(inner, outer):                        # inner name -> outer name, and inner names left unset
+        given = dict(split(s) for s in outer)
+        joined = {name: given[key] for key, name in map(split, inner) if key in given}
+        return joined, {name for key, name in map(split, inner) if key not in given}
+
+    streams, dropped = ports(sub.input_stream, node.input_stream)
+    streams.update(ports(sub.output_stream, node.output_stream)[0])
+    packets, dropped_packets = ports(sub.input_side_packet, node.input_side_packet)
+
+    def rename(values, joined, drop):
+        out = []
+        for s in values:
+            _, name = split(s)
+            if name not in drop:
+                out.append(s[:len(s) - len(name)] + joined.get(name, prefix + name))
+        return out
+
+    seen, new = Counter(), []
+    for calc in sub.node:
+        n = calculator_pb2.CalculatorGraphConfig.Node()
+        n.CopyFrom(calc)
+        key = calc.name or calc.calculator
+        seen[key] += 1
+        n.name = prefix + (key if names[key] == 1 else f"{key}_{seen[key]}")
+        for field, joined, drop in (("input_stream", streams, dropped), ("output_stream", streams, set()),
+                                    ("input_side_packet", packets, dropped_packets),
+                                    ("output_side_packet", packets, set())):
+            values = rename(getattr(n, field), joined, drop)
+            del getattr(n, field)[:]
+            getattr(n, field).extend(values)
+        new.append(n)
+    rest = [graph.node[i] for i in range(len(graph.node)) if i != index]
+    del graph.node[:]
+    graph.node.extend(rest[:index] + new + rest[index:])
+
+
+def detector_input_graph(graph: bytes, wasm: bytes, size: int = DETECTOR_SIZE,
+                         stream: str = DETECTOR_INPUT) -> bytes:
+    """npm's Face Mesh graph (`graph`, serialized) changed so that its face detector reads the image of a second
+    input stream, `stream`: the size x size detector input that facegame.js builds from the photo as MediaPipe's
+    CPU path (Python's) builds it. The photo itself still goes to the landmark model.
+
+    The FaceLandmarkFrontGpu subgraph (read from the `wasm` binary) is inlined under MediaPipe's own names; the
+    second image passes the same gate as the photo (no detection while tracking) into the detector, whose boxes,
+    relative to the square detector input, are mapped onto the photo by the matrix of an ImageToTensorCalculator
+    with the detector's geometry (size x size, aspect ratio kept) run on the photo: the matrix Python's detector
+    applies. Returns the serialized graph."""
+    from mediapipe.calculators.tensor import image_to_tensor_calculator_pb2
+    from mediapipe.framework import calculator_pb2
+    top = calculator_pb2.CalculatorGraphConfig()
+    top.ParseFromString(graph)
+    index = next(i for i, n in enumerate(top.node) if n.calculator == "FaceLandmarkFrontGpu")
+    _inline(top, index, _registered_graph(wasm, "FaceLandmarkFrontGpu"))
+    prefix = "facelandmarkfrontgpu__"
+    detector = next(n for n in top.node if n.calculator == "FaceDetectionShortRangeGpu")
+    image = next(s for s in detector.input_stream if s.startswith("IMAGE:")).split(":")[-1]
+    gate = next(n for n in top.node if n.calculator == "GateCalculator" and image in n.output_stream)
+    gate.input_stream.insert(1, stream)             # untagged data streams: photo, detector input
+    gate.output_stream.append(prefix + "gated_detector_input")
+    boxes = next(s for s in detector.output_stream if s.startswith("DETECTIONS:")).split(":")[-1]
+    detector.input_stream.remove("IMAGE:" + image)
+    detector.input_stream.append("IMAGE:" + prefix + "gated_detector_input")
+    detector.output_stream.remove("DETECTIONS:" + boxes)
+    detector.output_stream.append("DETECTIONS:" + prefix + "detector_input_detections")
+    top.input_stream.append(stream)
+
+    matrix = calculator_pb2.CalculatorGraphConfig.Node(
+        name=prefix + "DetectorInputMatrix", calculator="ImageToTensorCalculator",
+        input_stream=["IMAGE_GPU:" + image],
+        output_stream=["TENSORS:" + prefix + "unused_photo_tensors", "MATRIX:" + prefix + "detector_input_matrix"])
+    opts = matrix.options.Extensions[image_to_tensor_calculator_pb2.ImageToTensorCalculatorOptions.ext]
+    opts.output_tensor_width = opts.output_tensor_height = size
+    opts.keep_aspect_ratio = True
+    opts.output_tensor_float_range.min, opts.output_tensor_float_range.max = -1.0, 1.0
+    project = calculator_pb2.CalculatorGraphConfig.Node(
+        name=prefix + "DetectorInputProjection", calculator="DetectionProjectionCalculator",
+        input_stream=["DETECTIONS:" + prefix + "detector_input_detections",
+                      "PROJECTION_MATRIX:" + prefix + "detector_input_matrix"],
+        output_stream=["DETECTIONS:" + boxes])
+    top.node.extend([matrix, project])              # MediaPipe orders nodes by their streams, not their place
+    return top.SerializeToString()
+
+
+def install_graph(dest: Path) -> Path:
+    """Write detector_input_graph of the installed Face Mesh (dest/face_mesh) to dest/GRAPH_FILE."""
+    fm = Path(dest) / "face_mesh"
+    data = detector_input_graph((fm / "face_mesh.binarypb").read_bytes(),
+                                (fm / "face_mesh_solution_simd_wasm_bin.wasm").read_bytes())
+    _atomic_write(Path(dest) / GRAPH_FILE, data)
+    return Path(dest) / GRAPH_FILE
+
+
 def install(root: Path, force: bool = False) -> Path:
-    """Everything the game page needs into root/GAME_DIR: Face Mesh from npm and the exported data."""
+    """Everything the game page needs into root/GAME_DIR: Face Mesh from npm, its graph with the detector
+    input of Python's MediaPipe, and the exported data."""
     root = Path(root)
     dest = root / GAME_DIR
     install_face_mesh(dest, root / ".build" / "npm", force=force)
+    install_graph(dest)
     export(dest)
     return dest
