@@ -521,8 +521,9 @@ def install_widget_js(root: Path | None = None, force: bool = False) -> Path:
 
 
 def install_game_js(root: Path | None = None) -> Path:
-    """The in-browser Face Game's static files (book/face_game_live.md): Face Mesh from npm and the AU reader,
-    phrases and targets exported to JSON, into book/_static/game/ (facexplain.game.web)."""
+    """The in-browser Face Game's static files (book/face_game_live.md): Face Mesh from npm, its graph changed so
+    that the face detector reads the input Python's MediaPipe builds, and the AU reader, phrases and targets
+    exported to JSON, into book/_static/game/ (facexplain.game.web)."""
     from .game import web
     try:
         return web.install(Path(root or repo_root()))
