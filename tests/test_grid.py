@@ -4,6 +4,7 @@ one training per key, the caller's random state untouched, and clear errors for 
 from __future__ import annotations
 
 import os
+import time
 import random
 import sys
 from pathlib import Path
@@ -253,6 +254,33 @@ def test_submit_on_the_cluster_runs_on_a_worker_and_equals_the_serial_call(local
     assert started.result() == serial
     pid, value = grid.submit(pid_and_square, 7, scheduler="local", n_workers=2).result()
     assert value == 49 and pid in local_cluster.run(os.getpid).values() and pid != os.getpid()
+
+
+def busy(seconds):
+    time.sleep(seconds)
+    return seconds
+
+
+def test_submit_keeps_its_shared_inputs_while_the_task_waits_for_a_worker(local_cluster):
+    """A task submitted while both workers are busy waits in the queue; its scattered inputs must stay on the
+    cluster until it has run (the caller holds only the Pending; releasing the inputs cancelled the task with
+    "lost dependencies" in `make book`, chapter 01 beside chapter 03)."""
+    import gc
+
+    offset = np.full(1000, 2.0)
+    for attempt in range(5):
+        assert grid.run(square_of, [dict(x=attempt)], shared=dict(offset=offset), scheduler="local",
+                        n_workers=2) == [attempt ** 2 + 2]       # the same inputs were sent (and let go) just before
+        blockers = [local_cluster.submit(busy, 1, pure=False) for _ in range(2)]
+        started = grid.submit(square_of, dict(x=4), shared=dict(offset=offset), scheduler="local", n_workers=2)
+        gc.collect()
+        time.sleep(0.2)
+        assert started.result() == 18
+        assert [b.result() for b in blockers] == [1, 1]
+
+
+def square_of(task, offset):
+    return task["x"] ** 2 + int(offset[0])
 
 
 def test_chapter_01_shortcut_experiment_started_on_the_cluster_equals_the_serial_one(local_cluster, tmp_path,

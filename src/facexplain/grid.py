@@ -212,10 +212,14 @@ def _lock_key(prefix: str, key: str) -> str:
 
 
 def _scatter(c, shared: dict, threads: int, deterministic: bool) -> tuple[dict, str]:
-    """Send `shared` to the cluster once (a list per value: one future each); returns (futures, token naming them)."""
+    """Send `shared` to the cluster once (a list per value: one future each); returns (futures, token naming them).
+
+    Each call's data gets keys of its own (hash=False). Keys named by the content would be the same when the same
+    inputs are sent again right after an earlier call let go of them, and the scheduler can then receive the earlier
+    release after the new data: it forgets the data, and the waiting tasks are cancelled ("lost dependencies")."""
     from dask.base import tokenize
 
-    sent = {name: c.scatter([value], hash=True)[0] for name, value in shared.items()}
+    sent = {name: c.scatter([value], hash=False)[0] for name, value in shared.items()}
     return sent, tokenize(sorted((name, f.key) for name, f in sent.items()), threads, deterministic)
 
 
