@@ -40,6 +40,7 @@ FIXED = {
     },
     "03_landmark_ig": {
         "1%": "the completeness tolerance the chapter sets for choosing the integration rule",
+        "0.6": "landmark_ig.LEARNT_NOTHING: the balanced accuracy at or below which a net's ranking is left out",
     },
     "12_au_emotion_codebooks": {
         "0.85": "generator: prototype AUs show with probability 0.85", "85%": "the same generator constant",

@@ -77,6 +77,11 @@ def test_claims_table_has_verdicts():
     assert row.verdict.startswith("not comparable") and "balanced accuracy 0.50" in row.ours
     c = lig.claims_table(runs, svm, prec, comp, ks, precision_by_norm={**both, "sequence": other.assign(bacc=0.8)})
     assert c[c.claim.str.contains("sequence normalisation")].verdict.iloc[0].startswith("reproduced")
+    # one emotion's net at chance: that emotion is left out of the paired test, and said to be
+    one_idle = other.assign(bacc=np.where(other.emotion == "anger", 0.5, 0.8))
+    row = lig.claims_table(runs, svm, prec, comp, ks, precision_by_norm={**both, "sequence": one_idle})
+    row = row[row.claim.str.contains("sequence normalisation")].iloc[0]
+    assert "anger at chance, left out" in row.ours and "over 5 pairs" in row.verdict
 
 
 def test_seed_split_and_chosen_k():
