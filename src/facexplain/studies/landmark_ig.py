@@ -396,9 +396,8 @@ def claims_table(runs: pd.DataFrame, svm: pd.DataFrame, precision: pd.DataFrame,
                 p = p.drop(index=[e for e in idle if e in p.index])
                 learnt += f" ({', '.join(idle)} at chance, left out)"
         ours = f"T-EMO global IG top-{k_p} precision {p['T-EMO'].mean():.2f} (mean of {len(p)} emotions){learnt}"
-        verdict = judge_paired(p["T-EMO"].to_numpy(), p["INPUT_ONLY"].to_numpy(), why=why)
-        if len(p) < 3:
-            verdict = not_comparable(f"{len(p)} emotion(s) whose nets learnt something; " + why)
+        verdict = (not_comparable(f"{len(p)} emotion(s) whose nets learnt something; " + why) if len(p) < 3
+                   else judge_paired(p["T-EMO"].to_numpy(), p["INPUT_ONLY"].to_numpy(), why=why))
         t.add(f"the globally most important landmarks are where the emotion moves the face ({norm} normalisation)",
               "qualitative (Fig. 3: lips and mouth kept, nose and outline dropped)", ours,
               f"input only (mean |x - x'|, no network): {p['INPUT_ONLY'].mean():.2f}{rnd}; chance {ch:.2f}", verdict)
@@ -666,8 +665,8 @@ def other_rankings(cfg, settings: TrainSettings):
     s = replace(settings, extra=data_key(seqs, train_idx))
     nets = train_all(seqs, train_idx, cfg.seed, s, nets=("t-emo",), scheduler=cfg.scheduler, progress=cfg.progress)
     table, results = global_rankings(nets["t-emo"], seqs, train_idx, n_steps=cfg.ig_steps, method=cfg.ig_method,
-                               max_samples=cfg.ig_samples, seed=cfg.seed, scheduler=cfg.scheduler,
-                               progress=cfg.progress)
+                                     max_samples=cfg.ig_samples, seed=cfg.seed, scheduler=cfg.scheduler,
+                                     progress=cfg.progress)
     table = pd.concat([table.assign(net="T-EMO"),
                        control_rankings(nets, seqs, train_idx, n_steps=cfg.ig_steps, method=cfg.ig_method,
                                         max_samples=cfg.ig_samples, seed=cfg.seed, random_weights=False)],
