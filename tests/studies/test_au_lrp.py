@@ -37,3 +37,50 @@ def test_mu_tables_read_the_main_composite_and_every_composite():
     main, wide = tables.values()
     assert main.mu_box.tolist() == [0.4, 0.4] and main.paper_mu.tolist() == [0.5, 0.42]
     assert wide.shape == (2, 4) and "cross domain" not in tables
+
+
+def test_the_cross_domain_detector_never_sees_the_photo_of_the_shifted_faces(tmp_path, monkeypatch):
+    """Chapter 01's shifted faces are blended from `unseen_photo` alone; the detector tested on them trains on
+    subjects blended from the other photos only, and Table 2 sets the best fold's model beside it on the same faces."""
+    import facexplain.data as data
+    from facexplain.faces.generator import GeneratorConfig, identity, rig
+    from facexplain.models.au_detector import DetectorConfig, f1_table, inputs_from, predict_logits, targets_from
+
+    monkeypatch.setenv("FACEXPLAIN_CACHE", str(tmp_path))
+    cfg = au_lrp.settings("cpu", n_faces=30, n_shifted=12, k_folds=3)
+    cfg["scheduler"] = "serial"
+    assert cfg.unseen_photo == "grace_hopper"
+    source, cross = au_lrp.load_data("synthetic", None, 30, 12, 0, unseen_photo=cfg.unseen_photo)
+    assert "templates=('grace_hopper',)" in cross.info["generator"]["config"]
+    names = rig(112).tpl_names
+    shifted_config = GeneratorConfig(domain="shifted", templates=("grace_hopper",))
+    for s in set(cross.subject):
+        mix = identity(shifted_config, int(s[1:])).mix_shape
+        assert mix[names.index("grace_hopper")] == 1 and mix[names.index("astronaut")] == 0
+
+    loaded = []
+    real_load = data.load_dataset
+
+    def spy(*args, **kwargs):
+        loaded.append(real_load(*args, **kwargs))
+        return loaded[-1]
+
+    monkeypatch.setattr(data, "load_dataset", spy)
+    det_cfg = DetectorConfig(aus=(4, 12, 25, 26), widths=(4, 8, 8, 8), epochs=1, batch_size=16)
+    started = au_lrp.start_unseen_photo(cfg, det_cfg)
+    fit = au_lrp.Fit(cv=None, config=det_cfg, f1_cv=pd.DataFrame(dict(au=[4, 12, 25, 26], f1=0.5, support=1)),
+                     chance={}, best=0, train_idx=None, test_idx=None,
+                     model=au_lrp.unseen_photo_detector("other", det_cfg, "astronaut", 20, 5))
+    model = au_lrp.cross_model(fit, started)
+    trained_on = loaded[-1]                              # the faces start_unseen_photo's detector learnt from
+    assert len(trained_on) == 20 and "templates=('astronaut',)" in trained_on.info["generator"]["config"]
+    assert model is not fit.model and not model.training
+
+    f1_cross, table2 = au_lrp.cross_domain(fit, cross, cfg, model)
+    expected = f1_table(targets_from(cross, det_cfg.aus).numpy(),
+                        (predict_logits(model, inputs_from(cross)) > 0).numpy(), det_cfg.aus)
+    assert f1_cross.set_index("au").f1.to_dict() == pytest.approx(expected.set_index("au").f1.to_dict())
+    assert {"ours_in_domain", "best_fold_model"} <= set(table2.columns)
+    assert "best_fold_model" not in au_lrp.cross_domain(fit, cross, cfg)[1].columns   # the best fold's model itself
+    cfg["dataset"] = "ckplus"
+    assert au_lrp.start_unseen_photo(cfg, det_cfg) is None and au_lrp.cross_model(fit, None) is fit.model

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..faces.aus import PAIN_AUS
+from ..faces.template import PHOTOS
 from .settings import Param, resolve
 
 #: Torch threads in the chapter's kernel (the folds already train on one thread each, in the grid). With another
@@ -52,6 +53,7 @@ PARAMETERS = {
     "n_ranks": Param("int", None, low=1),
     "cross_dataset": Param("str", None, choices=("ckplus", "unbc"), none=True),
     "cross_data_dir": Param("path", None, none=True),
+    "unseen_photo": Param("str", "grace_hopper", choices=tuple(PHOTOS)),
 }
 
 # --- the paper's numbers ---------------------------------------------------------------------------------
@@ -93,22 +95,52 @@ def cross_validate(source, detector_config, cfg, device: str = "cpu"):
 
 
 def load_data(dataset: str = "synthetic", data_dir=None, n_faces: int = 900, n_shifted: int = 300, seed: int = 0,
-              shortcut: float = 0.0, cross_dataset: str | None = None, cross_data_dir=None, image_size: int = 112):
+              shortcut: float = 0.0, cross_dataset: str | None = None, cross_data_dir=None, image_size: int = 112,
+              unseen_photo: str | None = None):
     """(source, cross) datasets: synthetic source + shifted domain, or a real dataset (+ an optional real
-    cross-domain one, e.g. UNBC). `cross` is None when there is none."""
+    cross-domain one, e.g. UNBC). `cross` is None when there is none. unseen_photo: the shifted domain's subjects
+    are blended from this template photo alone (the cross-domain detector is trained without it); None: from all."""
     from ..data import load_dataset
 
     if dataset == "synthetic":
         source = load_dataset("synthetic", n=int(n_faces), seed=int(seed), image_size=image_size,
                               shortcut=float(shortcut))
+        photos = {} if unseen_photo is None else dict(templates=(unseen_photo,))
         cross = (load_dataset("synthetic", n=int(n_shifted), seed=int(seed) + 1, image_size=image_size,
-                              domain="shifted", shortcut=float(shortcut)) if cross_dataset is None else None)
+                              domain="shifted", shortcut=float(shortcut), **photos) if cross_dataset is None else None)
     else:
         source = load_dataset(dataset, data_dir=data_dir, image_size=image_size, progress=False)
         cross = None
     if cross_dataset is not None:
         cross = load_dataset(cross_dataset, data_dir=cross_data_dir, image_size=image_size, progress=False)
     return source, cross
+
+
+def unseen_photo_detector(job, config, photo: str, n_faces: int, seed: int, device: str = "cpu",
+                          image_size: int = 112):
+    """The detector of the cross-domain test: `config` trained on `n_faces` source-domain faces whose subjects are
+    blended from every template photo except `photo`, so that the shifted set's photo is one it never saw."""
+    from ..data import load_dataset
+    from ..models.au_detector import inputs_from, targets_from, train_detector
+
+    seen = tuple(p for p in PHOTOS if p != photo)
+    faces = load_dataset("synthetic", n=int(n_faces), seed=int(seed) + 2, image_size=image_size, templates=seen)
+    return train_detector(inputs_from(faces), targets_from(faces, config.aus), config, device=device).cpu()
+
+
+def start_unseen_photo(cfg, det_cfg):
+    """Start training the cross-domain test's detector (generated faces only; else None) as a grid task, beside the
+    cross-validation's folds. It trains on as many faces as one fold does, none of them drawn from
+    cfg.unseen_photo."""
+    from .. import grid
+
+    if cfg.dataset != "synthetic" or cfg.cross_dataset is not None:
+        return None
+    k = cfg["k_folds"]
+    n_train = cfg.n_faces - (cfg.n_faces // k if k != "loso" else 1)
+    shared = dict(config=det_cfg, photo=cfg.unseen_photo, n_faces=n_train, seed=cfg.seed, device=cfg.device)
+    return grid.submit(unseen_photo_detector, f"without {cfg.unseen_photo}", shared=shared, key=str,
+                       scheduler=cfg.get("scheduler"))
 
 
 def prevalence(dataset, aus) -> pd.DataFrame:
@@ -407,7 +439,8 @@ def data(cfg):
     """(source, cross, detector config): the chapter's faces (and cross-domain set, or None) and the detector's
     config (the AUs the source set codes, the preset's widths and epochs)."""
     source, cross = load_data(cfg.dataset, cfg.data_dir, cfg.n_faces, cfg.n_shifted, cfg.seed,
-                              cross_dataset=cfg.cross_dataset, cross_data_dir=cfg.cross_data_dir)
+                              cross_dataset=cfg.cross_dataset, cross_data_dir=cfg.cross_data_dir,
+                              unseen_photo=cfg.unseen_photo)
     return source, cross, detector_config(cfg, source)
 
 
@@ -425,6 +458,8 @@ def describe(cfg, source, cross, det_cfg) -> str:
             f"{list(det_cfg.aus)}")
     if cross is not None:
         text += f"\ncross-domain set: {len(cross)} faces of {len(set(cross.subject))} subjects"
+        if cfg.dataset == "synthetic" and cfg.cross_dataset is None:
+            text += f", blended from the photo {cfg.unseen_photo} alone (the tested detector never sees it)"
     return text
 
 
@@ -451,18 +486,29 @@ def table1_note(fit: Fit) -> str:
             f"best fold {fit.best} (mean F1 per fold: {per_fold})")
 
 
-def cross_domain(fit: Fit, cross, cfg):
-    """(F1 per AU on the cross-domain set, Table 2 analog), or (None, None) without one."""
+def cross_model(fit: Fit, started=None):
+    """The detector the cross-domain test uses: start_unseen_photo's (trained without the shifted set's photo), or
+    the best fold's model when there is none (a real cross-domain dataset)."""
+    return fit.model if started is None else started.result().to(next(fit.model.parameters()).device).eval()
+
+
+def cross_domain(fit: Fit, cross, cfg, model=None):
+    """(F1 per AU on the cross-domain set, Table 2 analog), or (None, None) without one. model: the detector
+    tested (cross_model's); the table adds the best fold's model on the same faces when that is another one."""
     from ..models.au_detector import detector_aus, f1_table, inputs_from, predict_logits, targets_from
 
     if cross is None:
         return None, None
+    model = fit.model if model is None else model
     aus = fit.config.aus
     cross_aus = tuple(a for a in aus if a in detector_aus(cross, aus))
-    pred = (predict_logits(fit.model, inputs_from(cross), cfg.device) > 0).numpy()
-    f1_cross = f1_table(targets_from(cross, aus).numpy(), pred, aus).query("au in @cross_aus")
+    x, y = inputs_from(cross), targets_from(cross, aus).numpy()
+    f1_cross = f1_table(y, (predict_logits(model, x, cfg.device) > 0).numpy(), aus).query("au in @cross_aus")
     table2 = f1_beside_paper(f1_cross, PAPER_F1_CROSS)
     table2.insert(2, "ours_in_domain", [fit.f1_cv.set_index("au").f1[a] for a in table2.au])
+    if model is not fit.model:     # the same faces, read by a detector whose training saw their photo
+        seen = f1_table(y, (predict_logits(fit.model, x, cfg.device) > 0).numpy(), aus).set_index("au").f1
+        table2.insert(3, "best_fold_model", [seen[a] for a in table2.au])
     return f1_cross, table2.round(3)
 
 
@@ -511,13 +557,14 @@ def explain_heldout(fit: Fit, source, cfg) -> Explained:
     return Explained(faces, records, maps, methods, main, picks)
 
 
-def mu_all(fit: Fit, held: Explained, cross, cfg) -> pd.DataFrame:
-    """mu per AU, composite and region on the source domain (and on the cross-domain set with the main composite)."""
+def mu_all(fit: Fit, held: Explained, cross, cfg, model=None) -> pd.DataFrame:
+    """mu per AU, composite and region on the source domain (and on the cross-domain set with the main composite,
+    explaining `model`: cross_model's, by default the best fold's)."""
     from ..metrics.relevance import mu_summary
 
     parts = [mu_summary(held.records, shortcut=0.0, domain="source")]
     if cross is not None:
-        _, cross_records, _ = explanation_masses(fit.model, cross, np.arange(len(cross)), fit.config.aus, [held.main],
+        _, cross_records, _ = explanation_masses(fit.model if model is None else model, cross, np.arange(len(cross)), fit.config.aus, [held.main],
                                                  max_per_au=cfg.max_per_au, device=cfg.device)
         parts.append(mu_summary(cross_records, shortcut=0.0, domain="cross"))
     return pd.concat(parts, ignore_index=True)
@@ -614,10 +661,10 @@ def low_high_figure(sc, held: Explained, cfg):
     return fig
 
 
-def write_tables(cfg, fit: Fit, f1_cross, mu: pd.DataFrame, held: Explained, sc) -> pd.DataFrame:
+def write_tables(cfg, fit: Fit, f1_cross, mu: pd.DataFrame, held: Explained, sc, table2=None) -> pd.DataFrame:
     """f1_per_au.csv, mu_per_au.csv, mu_controls.csv (mu of the AUs above the F1 floor beside a uniform map and a
     random-weights detector on the same faces), shortcut_per_au.csv and claims.csv in results_dir; returns the
-    claims."""
+    claims. table2: cross_domain's table; its best_fold_model column becomes the split cross_domain_best_fold."""
     from ..cache import atomic_to_csv
     from ..claims import write_claims
 
@@ -625,6 +672,9 @@ def write_tables(cfg, fit: Fit, f1_cross, mu: pd.DataFrame, held: Explained, sc)
     f1_rows = [fit.f1_cv.assign(split="cv_mean", floor=[fit.chance[a] for a in fit.f1_cv.au])]
     if f1_cross is not None:
         f1_rows.append(f1_cross.assign(split="cross_domain"))
+        if table2 is not None and "best_fold_model" in table2:
+            f1_rows.append(table2[["au", "best_fold_model", "support"]].rename(columns={"best_fold_model": "f1"})
+                           .assign(split="cross_domain_best_fold"))
     if sc is not None:
         s = cfg.shortcut_strength
         f1_rows += [best[["au", "f1", "support"]].assign(split="clean_best_fold"),
@@ -655,13 +705,18 @@ def prose_numbers(cfg) -> dict:
     mu_controls.csv), by name (glued into the Markdown with myst-nb): how many AUs clear their F1 floor by F1_MARGIN
     and the closest one; how many AUs get twice the even share of relevance in their true regions, with the main
     composite and across composites; mu in the box over the AUs above the F1 floor, the box's share of the image,
-    their ratio, and the random-weights detector's mu on the same faces."""
+    their ratio, and the random-weights detector's mu on the same faces; mean F1 in-domain and on the cross-domain
+    set (of the tested detector and of the best fold's model), as text ("n/a" without that set or column)."""
     from ..viz.au_lrp import short
 
     c = pd.read_csv(cfg.out / "mu_controls.csv")
-    f1 = pd.read_csv(cfg.out / "f1_per_au.csv")
-    f1 = f1[f1.split == "cv_mean"]
-    out = dict(n_aus=len(f1), f1_margin=F1_MARGIN, main_short=short(cfg.main_composite), n_truth_2x=0,
+    every = pd.read_csv(cfg.out / "f1_per_au.csv")
+    f1 = every[every.split == "cv_mean"]
+    mean_f1 = lambda split: (f"{every[every.split == split].f1.mean():.2f}"  # noqa: E731
+                             if (every.split == split).any() else "n/a")
+    out = dict(f1_in_domain=mean_f1("cv_mean"), f1_cross=mean_f1("cross_domain"),
+               f1_cross_best_fold=mean_f1("cross_domain_best_fold"))
+    out.update(n_aus=len(f1), f1_margin=F1_MARGIN, main_short=short(cfg.main_composite), n_truth_2x=0,
                n_truth_2x_best=0, truth_2x_best="none (no true regions)", n_truth_2x_worst=0,
                truth_2x_worst="none (no true regions)")
     if "floor" in f1:
@@ -689,4 +744,5 @@ __all__ = ["Explained", "Fit", "LRP_METHODS", "PARAMETERS", "PRESETS", "cross_do
            "mu_tables", "shortcut_note", "shortcut_run", "shortcut_view", "table1", "table1_note", "write_tables", "PAPER_F1", "OPENFACE_F1", "PAPER_F1_CROSS", "PAPER_MU", "settings",
            "load_data", "prevalence", "chance_f1", "f1_beside_paper", "mu_beside_paper", "explanation_masses",
            "fold_of_best", "prose_numbers", "control_masses", "mu_controls", "claims", "shortcut_experiment", "shortcut_table", "shortcut_numbers",
-           "low_high_panels", "truth_ratios", "F1_MARGIN"]
+           "low_high_panels", "truth_ratios", "F1_MARGIN", "cross_model", "start_unseen_photo",
+           "unseen_photo_detector"]
