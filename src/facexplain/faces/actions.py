@@ -32,7 +32,7 @@ def _k(anchor, v, s, d, gate=""):
 #: How much stronger than the base table each AU moves the face at full intensity. Chosen so that at 112 px every
 #: AU moves its landmarks by 0.1-0.2 inter-ocular distances at "E" (real apex expressions move them by about that
 #: much; MediaPipe Face Mesh follows movements of this size, it smooths away smaller ones).
-GAIN = {1: 1.9, 2: 1.9, 4: 1.9, 5: 1.7, 6: 2.0, 7: 1.7, 9: 1.8, 10: 1.6, 12: 1.9, 14: 1.8, 15: 1.7, 16: 1.5,
+GAIN = {1: 1.9, 2: 1.9, 4: 1.9, 5: 1.7, 6: 2.0, 7: 1.7, 9: 2.1, 10: 1.6, 12: 1.9, 14: 1.8, 15: 1.7, 16: 1.5,
         17: 1.6, 20: 1.6, 23: 1.6, 24: 1.5, 25: 1.0, 26: 1.0, 27: 1.0}
 
 
@@ -87,7 +87,9 @@ def _base_kernels(t: Template) -> dict[int, list[Kernel]]:
              _k(p[48], (0.02, 0), 0.08, d), _k(p[54], (-0.02, 0), 0.08, d)],
         24: [_k(p[51], (0, 0.04), (0.25, 0.07), d, "above_mouth"), _k(p[57], up(0.05), (0.25, 0.1), d, "below_mouth")],
         25: [_k(p[57], (0, 0.10), (0.3, 0.25), d, "below_mouth"), _k(p[51], up(0.02), (0.25, 0.08), d, "above_mouth")],
-        26: [_k(p[57], (0, 0.20), (0.55, 0.8), d, "below_mouth")],
+        # the jaw drops; the relaxed lips part most at the middle (an oval opening) and the corners draw in a little
+        26: [_k(p[57], (0, 0.13), (0.55, 0.8), d, "below_mouth"), _k(p[57], (0, 0.13), (0.22, 0.25), d, "below_mouth"),
+             _k(p[48], (0.03, 0.02), 0.1, d), _k(p[54], (-0.03, 0.02), 0.1, d)],
         27: [_k(p[57], (0, 0.34), (0.6, 0.9), d, "below_mouth"),
              _k(p[48], (0.04, 0), 0.1, d), _k(p[54], (-0.04, 0), 0.1, d)],
     }
@@ -165,6 +167,16 @@ def _lines(xx, yy, start, end, width):
     return np.exp(-0.5 * dist2 / width ** 2)
 
 
+def _arc(xx, yy, x0, x1, y, sag, width):
+    """Soft arched line from x0 to x1 at height y, its ends `sag` pixels lower (negative: higher), fading out
+    towards both ends (0..1)."""
+    c, half = (x0 + x1) / 2, max((x1 - x0) / 2, 1e-6)
+    u = (xx - c) / half
+    curve = y + sag * u ** 2
+    fade = np.clip(1 - u ** 2, 0, 1) ** 0.5
+    return fade * np.exp(-0.5 * ((yy - curve) / width) ** 2)
+
+
 def au_textures(t: Template) -> dict[int, np.ndarray]:
     """Skin texture (negative = darker furrow, positive = lighter) each AU adds at full intensity, in template
     pixels: the wrinkles, furrows, bulges and folds FACS describes for it."""
@@ -175,8 +187,11 @@ def au_textures(t: Template) -> dict[int, np.ndarray]:
     blob = lambda c, sx, sy: np.exp(-0.5 * (((xx - c[0]) / (sx * d)) ** 2 + ((yy - c[1]) / (sy * d)) ** 2))  # noqa: E731
     tex: dict[int, np.ndarray] = {}
     brow_y = p[17:27, 1].min()
+    arc = lambda x0, x1, y, sag, width=w: _arc(xx, yy, x0, x1, y, sag, width)  # noqa: E731
+    # forehead furrows: gentle arches, fading out at their ends, each a little shorter than the one below
     forehead = lambda x0, x1: sum(  # noqa: E731
-        line((x0, brow_y - k * 0.11 * d), (x1, brow_y - k * 0.11 * d)) for k in (1.3, 2.2, 3.1))
+        arc(x0 + (x1 - x0) * 0.06 * k, x1 - (x1 - x0) * 0.06 * k, brow_y - k * 0.11 * d, 0.05 * d)
+        for k in (1.3, 2.2, 3.1))
     tex[1] = -0.26 * forehead(p[20, 0], p[23, 0])
     tex[2] = -0.22 * (forehead(p[17, 0], p[19, 0]) + forehead(p[24, 0], p[26, 0]))
     cx = (p[21, 0] + p[22, 0]) / 2
@@ -191,7 +206,13 @@ def au_textures(t: Template) -> dict[int, np.ndarray]:
               + 0.10 * (blob(p[41] + (0, 0.42 * d), 0.2, 0.12) + blob(p[46] + (0, 0.42 * d), 0.2, 0.12)))
     tex[7] = -0.22 * (line(p[36] + (0.05 * d, 0.06 * d), p[39] + (-0.02 * d, 0.06 * d)) +
                       line(p[42] + (0.02 * d, 0.06 * d), p[45] + (-0.05 * d, 0.06 * d)))
-    tex[9] = -0.34 * sum(line((p[27, 0] - 0.13 * d, y), (p[27, 0] + 0.13 * d, y)) for y in np.linspace(p[27, 1], p[29, 1], 3))
+    # AU9: short transverse wrinkles over the root of the nose and oblique ones down its sides
+    nx = p[27, 0]
+    root = sum(arc(nx - h * d, nx + h * d, y, -0.025 * d) for h, y in
+               zip((0.12, 0.14, 0.12), np.linspace(p[27, 1], p[29, 1], 3)))
+    sides = sum(line((nx + sgn * (0.06 + o) * d, p[28, 1] + o * d), (nx + sgn * (0.12 + o) * d, p[29, 1] + o * d))
+                for sgn in (-1, 1) for o in (0.0, 0.05))
+    tex[9] = -0.34 * root - 0.2 * sides
     fold = lambda a, b: line(a, b, 1.4 * w)  # noqa: E731
     naso = fold(p[31] + (-0.12 * d, -0.05 * d), p[48] + (-0.12 * d, 0.1 * d)) + \
         fold(p[35] + (0.12 * d, -0.05 * d), p[54] + (0.12 * d, 0.1 * d))

@@ -28,10 +28,12 @@ PARTED = 0.3
 #: The generator's version for readers: chapter 00 and every generated dataset's `info` show it. Bump it when what
 #: the faces look like changes (6: subjects blended from two photos, AU kernels wide enough never to fold the skin;
 #: 7: AUs move the face and a margin around it, not the neck, collar, hair or background, and a parted mouth's
-#: painted interior belongs to the regions of the AUs that parted the lips).
+#: painted interior belongs to the regions of the AUs that parted the lips; 8: the jaw drop opens an oval, not a slit,
+#: teeth fade towards the mouth corners, forehead furrows arch and fade at their ends, and the nose wrinkler marks
+#: short transverse wrinkles at the root of the nose and oblique ones down its sides instead of straight bands).
 #: Caches do not read it: they are keyed by a hash of the generator's source (cache.code_hash), so any edit to the
 #: faces package makes new data whether or not this number moves.
-GENERATOR_VERSION = 7
+GENERATOR_VERSION = 8
 
 # How strongly each domain varies pose, lighting and noise. "shifted" is the cross-domain test set of chapter 1:
 # other identities, wider head poses, harsher light, more sensor noise and blur.
@@ -405,13 +407,15 @@ class FaceGenerator:
         span = upper[-1, 0] - upper[0, 0]
         teeth = np.zeros((ph, pw), np.float32)
         t_depth = min(0.42 * opening, 0.11 * d)
-        band = upper[2:-2]
+        band = upper[3:-3]
         cv2.fillPoly(teeth, to_int(np.concatenate([band, (band + (0, t_depth))[::-1]])), 1.0, cv2.LINE_AA, shift=4)
         if opening > 0.28 * d:                            # the lower teeth show when the jaw drops far
             lband = lower[3:-3]
             cv2.fillPoly(teeth, to_int(np.concatenate([lband, (lband - (0, 0.06 * d))[::-1]])), 0.8, cv2.LINE_AA, shift=4)
         gaps = 0.5 + 0.5 * np.cos(2 * np.pi * (xx - centre[0]) / max(0.1 * d, 1.5))   # gaps between the teeth
-        tooth = (0.78 - 0.12 * gaps ** 8) * (1 - 0.25 * np.clip((xx - centre[0]) / (0.5 * span + 1e-3), -1, 1) ** 2)
+        # teeth fade into the mouth's shadow towards the corners, and under the upper lip's own shadow
+        side = np.clip(np.abs(xx - centre[0]) / (0.5 * span + 1e-3), 0, 1)
+        tooth = (0.74 - 0.05 * gaps ** 8) * (1 - 0.55 * side ** 2)
         mouth = inside + teeth * (tooth - inside)
         patch = img[y0:y1, x0:x1]
         img[y0:y1, x0:x1] = patch + cavity * (mouth - patch)
