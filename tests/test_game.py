@@ -175,3 +175,26 @@ def test_live_game_updates_its_view_when_an_au_is_toggled():
     assert before  # a first view is drawn at once
     w.children[1].children[0].value = True    # toggle AU1
     assert view.value != before
+
+
+def test_targets_are_the_faces_closest_to_their_emotions_prototype():
+    """Among the faces that qualify, choose_targets takes the one whose true AUs overlap most with the emotion's
+    prototype, so a surprise target that drew an extra AU12 (a smile) loses to one that did not."""
+    from facexplain.data import load_dataset
+    from facexplain.faces.codebooks import EMOTIONS, codebook
+    from facexplain.game.targets import PROTOTYPES, choose_targets
+
+    class EveryFace:                      # every face qualifies: the choice is the prototype's alone
+        def detect(self, landmarks, neutrals=None):
+            return [{1, 2}] * len(landmarks)
+
+    targets = choose_targets(EveryFace(), 6, seed=3, pool=60)
+    ds = load_dataset("synthetic", n=60, seed=3, emotions=EMOTIONS)
+    truth = ds.au_present(ds.au_numbers)
+    for name, t in targets.items():
+        proto = set(codebook(PROTOTYPES)[t["emotion"]]) & set(ds.au_numbers)
+        scores = [jaccard({a for a, v in zip(ds.au_numbers, truth[i]) if v}, proto)
+                  for i in range(len(ds)) if ds.emotion[i] == t["emotion"]]
+        assert jaccard(t["truth"], proto) == max(scores), name
+        assert min(scores) < max(scores), name          # the pool offered worse faces that were passed over
+    assert 12 not in targets["surprise"]["truth"]

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..faces.codebooks import EMOTIONS
+from ..faces.codebooks import EMOTIONS, codebook
+from .scoring import jaccard
+
+#: Targets should look like their emotion: among the qualifying faces, the one whose true AUs overlap most (Jaccard
+#: index) with this codebook's prototype of the emotion is taken.
+PROTOTYPES = "emfacs"
 
 
 def choose_targets(detector, n_targets: int = 6, seed: int = 0, dataset: str = "synthetic", data_dir=None,
                    min_aus: int = 2, pool: int = 120) -> dict[str, dict]:
     """`n_targets` target faces, cycling through the six emotions: name -> dict(emotion, aus (detected),
     truth (ground-truth AUs, if known), image, landmarks). Generated targets are read against their subject's
-    neutral face; faces of a real dataset against the template. A face qualifies when >= min_aus AUs are found."""
+    neutral face; faces of a real dataset against the template. A face qualifies when >= min_aus AUs are found;
+    where the true AUs are known, the qualifying face closest to the emotion's prototype (PROTOTYPES) is taken
+    (the first of equals), so that a surprise target does not smile because it drew an extra AU12."""
     from ..data import load_dataset
     from ..models.geometric_au import synthetic_neutrals
 
@@ -36,6 +43,9 @@ def choose_targets(detector, n_targets: int = 6, seed: int = 0, dataset: str = "
         idx = [i for i in range(len(ds)) if ds.emotion[i] == emotion and len(found[i]) >= min_aus and i not in used]
         if not idx:
             raise ValueError(f"no {emotion} face with >= {min_aus} detected AUs among {len(ds)}: raise `pool`")
+        if truth is not None:
+            proto = set(codebook(PROTOTYPES)[emotion]) & set(ds.au_numbers)
+            idx.sort(key=lambda j: -jaccard([a for a, v in zip(ds.au_numbers, truth[j]) if v], proto))
         i = idx[0]
         used.add(i)
         t_aus = {a for a, v in zip(ds.au_numbers, truth[i]) if v} if truth is not None else None
