@@ -706,7 +706,8 @@ def prose_numbers(cfg) -> dict:
     and the closest one; how many AUs get twice the even share of relevance in their true regions, with the main
     composite and across composites; mu in the box over the AUs above the F1 floor, the box's share of the image,
     their ratio, and the random-weights detector's mu on the same faces; mean F1 in-domain and on the cross-domain
-    set (of the tested detector and of the best fold's model), as text ("n/a" without that set or column)."""
+    set (of the tested detector and of the best fold's model), and the planted-cue experiment's mean F1 and relevance
+    share on the mark (shortcut_per_au.csv), as text ("n/a" without that set, column or experiment)."""
     from ..viz.au_lrp import short
 
     c = pd.read_csv(cfg.out / "mu_controls.csv")
@@ -716,6 +717,12 @@ def prose_numbers(cfg) -> dict:
                              if (every.split == split).any() else "n/a")
     out = dict(f1_in_domain=mean_f1("cv_mean"), f1_cross=mean_f1("cross_domain"),
                f1_cross_best_fold=mean_f1("cross_domain_best_fold"))
+    cue = cfg.out / "shortcut_per_au.csv"
+    cue = pd.read_csv(cue).mean(numeric_only=True) if cue.exists() else {}
+    for name, column in (("cue_f1_clean", "f1_clean"), ("cue_f1_marked", "f1_shortcut"),
+                         ("cue_f1_no_mark", "f1_shortcut_no_mark"), ("cue_mark_clean", "mu_mark_clean"),
+                         ("cue_mark_marked", "mu_mark_shortcut")):
+        out[name] = f"{cue[column]:.2f}" if column in cue else "n/a"
     out.update(n_aus=len(f1), f1_margin=F1_MARGIN, main_short=short(cfg.main_composite), n_truth_2x=0,
                n_truth_2x_best=0, truth_2x_best="none (no true regions)", n_truth_2x_worst=0,
                truth_2x_worst="none (no true regions)")
