@@ -413,7 +413,7 @@ class FaceGenerator:
             lband = lower[3:-3]
             cv2.fillPoly(teeth, to_int(np.concatenate([lband, (lband - (0, 0.06 * d))[::-1]])), 0.8, cv2.LINE_AA, shift=4)
         gaps = 0.5 + 0.5 * np.cos(2 * np.pi * (xx - centre[0]) / max(0.1 * d, 1.5))   # gaps between the teeth
-        # teeth fade into the mouth's shadow towards the corners, and under the upper lip's own shadow
+        # teeth fade into the mouth's shadow towards the corners
         side = np.clip(np.abs(xx - centre[0]) / (0.5 * span + 1e-3), 0, 1)
         tooth = (0.74 - 0.05 * gaps ** 8) * (1 - 0.55 * side ** 2)
         mouth = inside + teeth * (tooth - inside)

@@ -35,6 +35,7 @@ def choose_targets(detector, n_targets: int = 6, seed: int = 0, dataset: str = "
             raise ValueError(f"dataset {dataset!r} has no landmarks: the geometric detector needs them")
         found = detector.detect(ds.landmarks)
     truth = ds.au_present(ds.au_numbers) if ds.au_intensity is not None and ds.au_intensity.size else None
+    true_aus = None if truth is None else [{a for a, v in zip(ds.au_numbers, row) if v} for row in truth]
     used: set[int] = set()
     out: dict[str, dict] = {}
     for k in range(n_targets):
@@ -43,12 +44,11 @@ def choose_targets(detector, n_targets: int = 6, seed: int = 0, dataset: str = "
         idx = [i for i in range(len(ds)) if ds.emotion[i] == emotion and len(found[i]) >= min_aus and i not in used]
         if not idx:
             raise ValueError(f"no {emotion} face with >= {min_aus} detected AUs among {len(ds)}: raise `pool`")
-        if truth is not None:
+        if true_aus is not None:
             proto = set(codebook(PROTOTYPES)[emotion]) & set(ds.au_numbers)
-            idx.sort(key=lambda j: -jaccard([a for a, v in zip(ds.au_numbers, truth[j]) if v], proto))
+            idx.sort(key=lambda j: -jaccard(true_aus[j], proto))
         i = idx[0]
         used.add(i)
-        t_aus = {a for a, v in zip(ds.au_numbers, truth[i]) if v} if truth is not None else None
-        out[name] = dict(emotion=emotion, aus=set(found[i]), truth=t_aus, image=ds.images[i],
-                         landmarks=np.asarray(ds.landmarks[i]), index=i)
+        out[name] = dict(emotion=emotion, aus=set(found[i]), truth=None if true_aus is None else true_aus[i],
+                         image=ds.images[i], landmarks=np.asarray(ds.landmarks[i]), index=i)
     return out

@@ -128,13 +128,18 @@ def unseen_photo_detector(job, config, photo: str, n_faces: int, seed: int, devi
     return train_detector(inputs_from(faces), targets_from(faces, config.aus), config, device=device).cpu()
 
 
+def tests_unseen_photo(cfg) -> bool:
+    """Whether the chapter's cross-domain set is generated (and so blended from cfg.unseen_photo alone)."""
+    return cfg.dataset == "synthetic" and cfg.cross_dataset is None
+
+
 def start_unseen_photo(cfg, det_cfg):
     """Start training the cross-domain test's detector (generated faces only; else None) as a grid task, beside the
-    cross-validation's folds. It trains on as many faces as one fold does, none of them drawn from
-    cfg.unseen_photo."""
+    cross-validation's folds. It trains on about as many faces as one fold does (the folds split by subject), none
+    of them blended from cfg.unseen_photo."""
     from .. import grid
 
-    if cfg.dataset != "synthetic" or cfg.cross_dataset is not None:
+    if not tests_unseen_photo(cfg):
         return None
     k = cfg["k_folds"]
     n_train = cfg.n_faces - (cfg.n_faces // k if k != "loso" else 1)
@@ -458,7 +463,7 @@ def describe(cfg, source, cross, det_cfg) -> str:
             f"{list(det_cfg.aus)}")
     if cross is not None:
         text += f"\ncross-domain set: {len(cross)} faces of {len(set(cross.subject))} subjects"
-        if cfg.dataset == "synthetic" and cfg.cross_dataset is None:
+        if tests_unseen_photo(cfg):
             text += f", blended from the photo {cfg.unseen_photo} alone (the tested detector never sees it)"
     return text
 
@@ -564,8 +569,9 @@ def mu_all(fit: Fit, held: Explained, cross, cfg, model=None) -> pd.DataFrame:
 
     parts = [mu_summary(held.records, shortcut=0.0, domain="source")]
     if cross is not None:
-        _, cross_records, _ = explanation_masses(fit.model if model is None else model, cross, np.arange(len(cross)), fit.config.aus, [held.main],
-                                                 max_per_au=cfg.max_per_au, device=cfg.device)
+        _, cross_records, _ = explanation_masses(fit.model if model is None else model, cross, np.arange(len(cross)),
+                                                 fit.config.aus, [held.main], max_per_au=cfg.max_per_au,
+                                                 device=cfg.device)
         parts.append(mu_summary(cross_records, shortcut=0.0, domain="cross"))
     return pd.concat(parts, ignore_index=True)
 
@@ -752,4 +758,4 @@ __all__ = ["Explained", "Fit", "LRP_METHODS", "PARAMETERS", "PRESETS", "cross_do
            "load_data", "prevalence", "chance_f1", "f1_beside_paper", "mu_beside_paper", "explanation_masses",
            "fold_of_best", "prose_numbers", "control_masses", "mu_controls", "claims", "shortcut_experiment", "shortcut_table", "shortcut_numbers",
            "low_high_panels", "truth_ratios", "F1_MARGIN", "cross_model", "start_unseen_photo",
-           "unseen_photo_detector"]
+           "tests_unseen_photo", "unseen_photo_detector"]
